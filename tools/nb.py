@@ -6,7 +6,7 @@
 A text file is a list of cells, each starting with a marker line: `#%% md` for markdown,
 `#%%` for code. `to-nb` keeps the outputs of code cells whose source did not change.
 """
-import json, sys
+import hashlib, json, sys
 from pathlib import Path
 
 def to_text(nb_path):
@@ -27,19 +27,23 @@ def parse_text(text):
     return [(c['type'], '\n'.join(c['lines']).strip('\n')) for c in cells]
 
 def to_nb(txt_path, nb_path):
-    old = {}
+    old, ids = {}, {}
     if Path(nb_path).exists():
         for c in json.loads(Path(nb_path).read_text())['cells']:
-            if c['cell_type'] == 'code': old[''.join(c['source'])] = c.get('outputs', [])
+            src = ''.join(c['source'])
+            if c['cell_type'] == 'code': old[src] = c.get('outputs', [])
+            if 'id' in c: ids.setdefault(src, c['id'])
     cells = []
     for kind, src in parse_text(Path(txt_path).read_text()):
         lines = [l + '\n' for l in src.split('\n')]
         if lines: lines[-1] = lines[-1].rstrip('\n')
-        c = {'cell_type': kind, 'metadata': {}, 'source': lines}
+        # cell ids name the exported cells (`# %% ... #id`): keep a cell's id, else derive one from its text
+        cid = ids.get(src) or hashlib.sha1(f'{len(cells)}:{src}'.encode()).hexdigest()[:8]
+        c = {'cell_type': kind, 'id': cid, 'metadata': {}, 'source': lines}
         if kind == 'code': c.update(execution_count=None, outputs=old.get(src, []))
         cells.append(c)
     nb = {'cells': cells, 'metadata': {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}},
-          'nbformat': 4, 'nbformat_minor': 4}
+          'nbformat': 4, 'nbformat_minor': 5}
     Path(nb_path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 if __name__ == '__main__':
