@@ -25,4 +25,7 @@ train: install
 readme: install
 	$(VENV)/bin/python tools/readme.py
 
-.PHONY: install test train readme
+docs: install  # the docs site, offline (no Quarto): nbdev's notebook processing, then HTML -> _docs/
+	$(VENV)/bin/python tools/docs.py
+
+.PHONY: install test train readme docs
