@@ -55,9 +55,10 @@ def grad_telemetry(gram:Tensor, # (T, T) Gram matrix of the task gradients, befo
             res[f'conflict/{names[i]}-{names[j]}'] = (gram[i, j] < 0).float()
     return res
 
-# %% ../nbs/04_pcgrad.ipynb #bf1e6edc
+# %% ../nbs/04_pcgrad.ipynb #848d04e6
 class Combiner:
     "Turn per-task losses into .grad on the shared parameters; return telemetry."
+    reduce = None  # several processes: sums a list of tensors over them, in place (set by the learner)
     def backward(self, losses:dict, # {task: 0-dim loss}, each from its own forward pass
                  shared:list, # parameters every task updates (the encoder)
                 ) -> dict: # telemetry, {name: 0-dim tensor}
@@ -71,12 +72,19 @@ class Combiner:
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, sd:dict): pass
 
-# %% ../nbs/04_pcgrad.ipynb #d60125d3
+# %% ../nbs/04_pcgrad.ipynb #bd1be63d
 class SumCombiner(Combiner):
     "Plain multitask training: `sum(losses).backward()`."
     def backward(self, losses:dict, shared:list) -> dict:
         self.check(losses)
-        sum(losses.values()).backward()
+        if self.reduce is None: sum(losses.values()).backward()
+        else:
+            prev = [p.grad for p in shared]
+            for p in shared: p.grad = None
+            sum(losses.values()).backward()
+            self.reduce([p.grad for p in shared if p.grad is not None])
+            for p, g in zip(shared, prev):
+                if g is not None: p.grad = g if p.grad is None else g.add_(p.grad)
         return {f'loss/{k}': l.detach() for k, l in losses.items()}
 
 # %% ../nbs/04_pcgrad.ipynb #c5618d91
@@ -104,7 +112,7 @@ def _buffers(self:PCGradCombiner, T:int, shared:list):
         self.layout = layout
     return self.G, self.out
 
-# %% ../nbs/04_pcgrad.ipynb #2d25ad01
+# %% ../nbs/04_pcgrad.ipynb #6c18f35a
 @patch
 def backward(self:PCGradCombiner, losses:dict, shared:list) -> dict:
     "One backward per task into the rows of `G`, PCGrad, then the summed update into the shared `.grad`."
@@ -117,6 +125,7 @@ def backward(self:PCGradCombiner, losses:dict, shared:list) -> dict:
         losses[name].backward()
         reached = [r or p.grad is not None for r, p in zip(reached, shared)]
         torch.cat([(p.grad if p.grad is not None else p.new_zeros(p.shape)).reshape(-1) for p in shared], out=G[t])
+    if self.reduce is not None: self.reduce([G])  # several processes: each row becomes its task's global gradient
     gram = G @ G.T  # (T, T): the only pass over D besides the copies and `mv`
     w = pcgrad_coefs(gram, pcgrad_order(len(names), self.gen)).sum(0).to(G.dtype)  # sum_i g_i' = w @ G
     if all(g is None for g in prev): torch.mv(G.T, w, out=out)
