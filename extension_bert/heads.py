@@ -34,17 +34,17 @@ class SentenceEncoder(nn.Module):
         h, pooled = self.bert(input_ids, attention_mask, token_type_ids)
         return pooled if self.pooling == 'cls' else mean_pool(h, attention_mask)
 
-# %% ../nbs/02_heads.ipynb #5ab18134
+# %% ../nbs/02_heads.ipynb #54208ec1
 def stack_pair(ids1, mask1, ids2, mask2, pad_id:int=0) -> tuple:
     "Stack two padded batches into one `(2B, T)` batch with a mask (None if nothing is padded)."
     T = max(ids1.shape[1], ids2.shape[1])
+    if mask1 is None and mask2 is None and ids1.shape[1] == ids2.shape[1]: return torch.cat([ids1, ids2]), None
     def grow(ids, mask):
         if mask is None: mask = torch.ones_like(ids, dtype=torch.bool)
         pad = T - ids.shape[1]
         return F.pad(ids, (0, pad), value=pad_id), F.pad(mask.bool(), (0, pad), value=False)
     (a, ma), (b, mb) = grow(ids1, mask1), grow(ids2, mask2)
-    ids, mask = torch.cat([a, b]), torch.cat([ma, mb])
-    return ids, (None if bool(mask.all()) else mask)
+    return torch.cat([a, b]), torch.cat([ma, mb])
 
 # %% ../nbs/02_heads.ipynb #a930f595
 class TaskHead(nn.Module):

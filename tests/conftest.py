@@ -1,6 +1,19 @@
-"Shared pytest set-up: the data folder defaults to ../shared/data beside the checkout."
-import os
+"Shared pytest set-up: the data folder defaults to ../shared/data beside the checkout; console scripts; a tiny checkpoint."
+import os, subprocess, sys
 from pathlib import Path
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault('EBERT_DATA', str((ROOT.parent/'shared'/'data').resolve()))
+BIN = Path(sys.executable).parent
+
+def cli(name, *args, **kw):
+    "Run one of the project's console scripts as a user would."
+    return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, **kw)
+
+@pytest.fixture(scope='session')
+def tiny_ckpt(tmp_path_factory):
+    "A random 2-layer, 32-wide BERT saved as a checkpoint folder with the real tokenizer."
+    from extension_bert.bert import Bert, BertConfig, load_pretrained
+    from extension_bert.learner import save_encoder
+    return save_encoder(tmp_path_factory.mktemp('tiny-bert')/'ckpt', Bert(BertConfig.tiny()), load_pretrained()[1])

@@ -1,25 +1,9 @@
 "The console scripts as a user runs them: a tiny end-to-end run, and one-line errors for bad input."
-import json, os, subprocess, sys
-from dataclasses import asdict
+import json, os, shutil
 from pathlib import Path
 import pytest
-from safetensors.torch import save_file
-
-BIN = Path(sys.executable).parent
-
-def cli(name, *args, **kw):
-    return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, **kw)
-
-@pytest.fixture(scope='module')
-def tiny_ckpt(tmp_path_factory):
-    "A random 2-layer, 32-wide BERT saved as a checkpoint folder with the real tokenizer."
-    from extension_bert.bert import Bert, BertConfig, load_pretrained
-    d = tmp_path_factory.mktemp('tiny-bert')
-    b = Bert(BertConfig.tiny())
-    save_file(b.state_dict(), str(d/'model.safetensors'))
-    (d/'config.json').write_text(json.dumps({**asdict(b.config), 'model_type': 'bert'}))
-    load_pretrained()[1].save_pretrained(d)
-    return d
+from conftest import cli
+from safetensors.torch import load_file
 
 @pytest.fixture(scope='module')
 def tiny_run(tiny_ckpt, tmp_path_factory):
@@ -94,3 +78,52 @@ def test_resume_of_a_finished_run_changes_nothing(tiny_run, tiny_ckpt):
             '--set', 'ckpt_every=1', '--no-progress', '--resume', '--out', run)
     assert r.returncode == 0, r.stderr
     assert (run/'model.safetensors').read_bytes() == before
+
+@pytest.fixture(scope='module')
+def staged_run(tiny_ckpt, tmp_path_factory):
+    "The report's best row, `mlm_snli_pcgrad`, end to end at a tiny size: MLM, then SNLI, then multitask PCGrad."
+    run = tmp_path_factory.mktemp('runs')/'staged'
+    args = ['--preset', 'mlm_snli_pcgrad', '--set', f'model="{tiny_ckpt}"', '--scale', '0.004', '--set', 'epochs=1', '--set', 'mlm.epochs=1',
+            '--set', 'snli.epochs=1', '--set', 'mlm.eval_n=64', '--set', 'snli.eval_n=64', '--no-progress', '--out', run]
+    r = cli('ebert_train', *args)
+    assert r.returncode == 0, r.stderr
+    return run, args, json.loads(r.stdout.strip().splitlines()[-1])
+
+def test_staged_run_chains_its_stages(staged_run, tiny_ckpt):
+    run, _, summary = staged_run
+    assert set(summary['stages']) == {'mlm', 'snli'}
+    for stage in ('mlm', 'snli'):
+        for f in ('config.json', 'summary.json', 'metrics.jsonl', 'model.safetensors', 'encoder/model.safetensors', 'encoder/config.json'):
+            assert (run/stage/f).is_file(), f'{stage}/{f}'
+    # each stage starts from the previous stage's encoder folder, the first from the run's model
+    assert json.loads((run/'mlm'/'config.json').read_text())['model'] == str(tiny_ckpt)
+    assert json.loads((run/'snli'/'config.json').read_text())['model'] == str(run/'mlm'/'encoder')
+    assert json.loads((run/'config.json').read_text())['model'] == str(run/'snli'/'encoder')
+    assert (run/'mlm'/'summary.json').read_text().count('masked_accuracy') and 'snli/accuracy' in summary['stages']['snli']
+    mlm = load_file(str(run/'mlm'/'encoder'/'model.safetensors'))
+    assert any(k.startswith('cls.predictions.') for k in mlm)  # the MLM head travels with the encoder
+    assert (run/'predictions'/'sts-test-output.csv').is_file()
+
+def test_eval_and_predict_work_on_a_staged_run(staged_run, tmp_path):
+    run, _, summary = staged_run
+    data = Path(os.environ['EBERT_DATA'])
+    r = cli('ebert_eval', run, '--sts', data/'sts-dev.csv')
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(r.stdout)['sts']['pearson'] - summary['sts/pearson']) < 1e-3
+    out = tmp_path/'sst.csv'
+    r = cli('ebert_predict', run, '--task', 'sst', '--input', data/'ids-sst-dev.csv', '--output', out)
+    assert r.returncode == 0 and len(out.read_text().splitlines()) == 1101 + 1, r.stderr
+
+def test_resume_skips_finished_stages(staged_run):
+    "Resume at the multitask stage: the finished MLM and SNLI stages are kept as they are, the multitask stage runs again."
+    run, args, summary = staged_run
+    kept = {s: (run/s/'encoder'/'model.safetensors').read_bytes() for s in ('mlm', 'snli')}
+    for f in ('summary.json', 'metrics.jsonl', 'model.safetensors', 'telemetry.jsonl'): (run/f).unlink()
+    shutil.rmtree(run/'checkpoint'); shutil.rmtree(run/'predictions')
+    r = cli('ebert_train', *args, '--resume')
+    assert r.returncode == 0, r.stderr
+    again = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {s: (run/s/'encoder'/'model.safetensors').read_bytes() for s in ('mlm', 'snli')} == kept
+    assert again['stages'] == summary['stages'] and abs(again['average'] - summary['average']) < 1e-9  # same seed, same start: same run
+    r = cli('ebert_train', *args)  # without --resume a finished run is refused, not overwritten
+    assert r.returncode == 2 and 'already holds a run' in r.stderr, r.stderr

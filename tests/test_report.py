@@ -1,26 +1,10 @@
 "`ebert_report` as a user runs it: two tiny runs, one report with a comparison table and figures, and one-line errors."
-import json, os, re, shutil, subprocess, sys
-from dataclasses import asdict
+import json, os, re, shutil
 from pathlib import Path
 import pytest
-from safetensors.torch import save_file
+from conftest import cli
 
-BIN = Path(sys.executable).parent
 PNG = b'\x89PNG\r\n\x1a\n'
-
-def cli(name, *args, **kw):
-    return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, **kw)
-
-@pytest.fixture(scope='module')
-def tiny_ckpt(tmp_path_factory):
-    "A random 2-layer, 32-wide BERT saved as a checkpoint folder with the real tokenizer."
-    from extension_bert.bert import Bert, BertConfig, load_pretrained
-    d = tmp_path_factory.mktemp('tiny-bert')
-    b = Bert(BertConfig.tiny())
-    save_file(b.state_dict(), str(d/'model.safetensors'))
-    (d/'config.json').write_text(json.dumps({**asdict(b.config), 'model_type': 'bert'}))
-    load_pretrained()[1].save_pretrained(d)
-    return d
 
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory):
