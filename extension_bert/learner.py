@@ -94,7 +94,7 @@ def autocast(device:torch.device|str, # where the forward pass runs
     on = amp == 'bf16' or (amp == 'auto' and device.type == 'cuda')
     return torch.autocast(device.type, dtype=torch.bfloat16) if on else nullcontext()
 
-# %% ../nbs/04a_learner.ipynb #ad5499cf
+# %% ../nbs/04a_learner.ipynb #ef6a018d
 class Learner:
     "Train `model` on per-task datasets with a task sampler and a gradient combiner."
     def __init__(self, model:nn.Module,   # has `loss(task, batch)` and `shared_parameters()`
@@ -132,7 +132,7 @@ class Learner:
         no_decay = lambda ps, decay: [p for p in ps if (p.ndim >= 2) == decay]
         groups = [dict(params=no_decay(self.shared, True), lr=lr, weight_decay=weight_decay), dict(params=no_decay(self.shared, False), lr=lr, weight_decay=0.0),
                   dict(params=no_decay(heads, True), lr=head_lr or lr, weight_decay=weight_decay), dict(params=no_decay(heads, False), lr=head_lr or lr, weight_decay=0.0)]
-        self.opt = torch.optim.AdamW([g for g in groups if g['params']], fused=self.device.type == 'cuda')
+        self.opt = torch.optim.AdamW([g for g in groups if g['params']], fused=self.device.type in ('cuda', 'cpu'))  # one kernel, not a loop over tensors
         self.total = epochs * len(sampler)
         n_warm = int(warmup * self.total)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: (s + 1) / max(1, n_warm) if s < n_warm else max(0.0, (self.total - s) / max(1, self.total - n_warm)))

@@ -23,8 +23,8 @@ from .distributed import is_main, default_device, shard, gather_rows
 __all__ = ['PRESET_DIR', 'STAGE_CONFIGS', 'STAGE_RECIPES', 'PRIMARY', 'OUTPUTS', 'TrainConfig', 'list_presets', 'apply_settings',
            'parse_set', 'eval_kw', 'read_settings', 'load_pipeline', 'load_config', 'run_pipeline', 'encode_sentences',
            'sentence_table', 'predict_tasks', 'task_metrics', 'average_score', 'DevEvaluator', 'write_predictions',
-           'build_model', 'head_mode', 'make_sampler', 'load_splits', 'warm_heads', 'train', 'write_run_predictions',
-           'load_run', 'ebert_train', 'ebert_eval', 'ebert_predict']
+           'build_model', 'head_mode', 'make_sampler', 'load_splits', 'warm_heads', 'make_learner', 'train',
+           'write_run_predictions', 'load_run', 'ebert_train', 'ebert_eval', 'ebert_predict']
 
 # %% ../nbs/07_multitask.ipynb #f42e48a4
 @dataclass
@@ -305,7 +305,18 @@ def warm_heads(model:MultitaskBert, tokenizer, train_sets:dict, # task -> raw tr
         losses[t] = round(float(loss.detach()), 4)
     return losses
 
-# %% ../nbs/07_multitask.ipynb #0ff491c8
+# %% ../nbs/07_multitask.ipynb #a305c421
+def make_learner(cfg:TrainConfig, model:MultitaskBert, tokenizer, train_sets:dict, # task -> raw training `Dataset`
+                 evaluate=None, out:Path|None=None, progress:bool=False, cbs=(), device=None) -> Learner:
+    "The `Learner` a config describes: each task tokenised in its head's mode, the configured sampler, combiner and optimiser."
+    data = {t: tokenize_task(ds, tokenizer, head_mode(model, t), cfg.max_length) for t, ds in train_sets.items()}
+    return Learner(model, data, make_sampler(cfg, {t: example_lengths(d) for t, d in data.items()}), cfg.combiner, epochs=cfg.epochs, lr=cfg.lr,
+                   head_lr=cfg.head_lr or None, weight_decay=cfg.weight_decay, warmup=cfg.warmup, clip=cfg.clip or None,
+                   evaluate=evaluate, out=out, ckpt_every=cfg.ckpt_every, collate=Collator(tokenizer.pad_token_id),
+                   cbs=[TelemetryCB(), *([ProgressCB()] if progress else []), *cbs], seed=cfg.seed, device=device, config=asdict(cfg),
+                   amp=cfg.amp, task_weights=cfg.task_weights)
+
+# %% ../nbs/07_multitask.ipynb #26ebb72c
 def train(cfg:TrainConfig, out:str|Path, data_dir:str|Path|None=None, resume:bool=False, progress:bool=True,
           earlier:dict|None=None) -> dict: # summaries of the stages before this one (see `run_pipeline`)
     "Train one encoder on all of `cfg.tasks`; write the run folder `out`; return the best dev metrics."
@@ -317,7 +328,6 @@ def train(cfg:TrainConfig, out:str|Path, data_dir:str|Path|None=None, resume:boo
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, bert, tokenizer.pad_token_id)
     train_sets, dev_sets = load_splits(cfg.tasks, 'train', data_dir), load_splits(cfg.tasks, 'dev', data_dir)
-    data = {t: tokenize_task(ds, tokenizer, head_mode(model, t), cfg.max_length) for t, ds in train_sets.items()}
     if is_main(): (out/'bert_config.json').write_text(json.dumps(asdict(bert.config), indent=1)); tokenizer.save_pretrained(out/'tokenizer')
     if cfg.head_warmup:
         t0 = time.time()
@@ -325,10 +335,7 @@ def train(cfg:TrainConfig, out:str|Path, data_dir:str|Path|None=None, resume:boo
                           cfg.head_warmup_epochs, seed=cfg.seed, **eval_kw(cfg))
         print(f'head warm-up on {cfg.head_warmup} examples per task ({time.time() - t0:.0f} s): train loss {warm}', file=sys.stderr)
     evaluator = DevEvaluator(tokenizer, dev_sets, **eval_kw(cfg))
-    learn = Learner(model, data, make_sampler(cfg, {t: example_lengths(d) for t, d in data.items()}), cfg.combiner, epochs=cfg.epochs, lr=cfg.lr,
-                    head_lr=cfg.head_lr or None, weight_decay=cfg.weight_decay, warmup=cfg.warmup, clip=cfg.clip or None,
-                    evaluate=evaluator, out=out, ckpt_every=cfg.ckpt_every,
-                    collate=Collator(tokenizer.pad_token_id), cbs=[TelemetryCB()] + ([ProgressCB()] if progress else []), seed=cfg.seed, config=asdict(cfg), amp=cfg.amp, task_weights=cfg.task_weights)
+    learn = make_learner(cfg, model, tokenizer, train_sets, evaluator, out, progress)
     learn.fit(resume=resume)
     model.load_state_dict(load_file(str(out/'model.safetensors'), device=str(learn.device)))
     write_run_predictions(model, tokenizer, cfg, out, data_dir, dev_sets, evaluator.best_preds)
