@@ -66,16 +66,19 @@ class SentimentHead(TaskHead):
     def loss(self, out, labels): return F.cross_entropy(out, labels)
     def predict(self, out): return out.argmax(-1)
 
-# %% ../nbs/02_heads.ipynb #713ce27f
+# %% ../nbs/02_heads.ipynb #2b76cbc5
 class PairHead(TaskHead):
     "QQP or STS over a sentence pair: `kind` 'binary' (BCE on one logit) or 'regression' (MSE); `mode` 'siamese' or 'cross'."
-    def __init__(self, hidden:int, kind:str='binary', mode:str='siamese', dropout:float=0.3, pad_id:int=0):
+    def __init__(self, hidden:int, kind:str='binary', mode:str='siamese', dropout:float=0.3, pad_id:int=0,
+                 center:float=0.0, # regression: the output's starting bias, e.g. the middle of the label range
+                ):
         super().__init__()
         if kind not in ('binary', 'regression'): raise ValueError(f"kind must be 'binary' or 'regression', not {kind!r}")
         if mode not in ('siamese', 'cross'): raise ValueError(f"PairHead mode must be 'siamese' or 'cross', not {mode!r}")
         self.kind, self.mode, self.pad_id = kind, mode, pad_id
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(4 * hidden if mode == 'siamese' else hidden, 1)
+        if kind == 'regression': nn.init.constant_(self.out.bias, center)
 
     def score(self, u, v=None):
         "The output from sentence vectors: a pair `(u, v)` in siamese mode, the joint vector `u` in cross mode."
@@ -139,7 +142,7 @@ class MultitaskBert(nn.Module):
     def loss(self, task:str, batch:dict) -> torch.Tensor: return self.heads[task].loss(self(task, batch), batch['labels'])
     def shared_parameters(self) -> list: return [p for p in self.encoder.parameters() if p.requires_grad]
 
-# %% ../nbs/02_heads.ipynb #4e4c2596
+# %% ../nbs/02_heads.ipynb #e36cf4e6
 def build_heads(hidden:int, # encoder width
                 qqp_mode:str='siamese', # 'siamese' or 'cross'
                 sts_mode:str='siamese', # 'siamese', 'cross' or 'cosine'
@@ -150,7 +153,7 @@ def build_heads(hidden:int, # encoder width
     "The SST, QQP and STS heads for the chosen pair modes."
     make = dict(sst=lambda: SentimentHead(hidden, 5, dropout),
                 qqp=lambda: PairHead(hidden, 'binary', qqp_mode, dropout, pad_id),
-                sts=lambda: CosineHead(hidden, 5.0, pad_id, sts_loss, sts_project, sts_clip) if sts_mode == 'cosine' else PairHead(hidden, 'regression', sts_mode, dropout, pad_id))
+                sts=lambda: CosineHead(hidden, 5.0, pad_id, sts_loss, sts_project, sts_clip) if sts_mode == 'cosine' else PairHead(hidden, 'regression', sts_mode, dropout, pad_id, center=2.5))
     unknown = set(tasks) - set(make)
     if unknown: raise ValueError(f'no standard head for task(s) {sorted(unknown)}')
     return {t: make[t]() for t in tasks}

@@ -25,7 +25,7 @@ def test_wheel_installs_and_imports(tmp_path):
 
 def test_export_matches_package(tmp_path):
     "nbdev_export on a copy of the notebooks reproduces the committed package byte for byte."
-    for name in ('nbs', 'extension_bert'): shutil.copytree(ROOT/name, tmp_path/name, ignore=shutil.ignore_patterns('__pycache__'))
+    for name in ('nbs', 'extension_bert'): shutil.copytree(ROOT/name, tmp_path/name, ignore=shutil.ignore_patterns('__pycache__', 'runs'))
     for name in ('settings.ini', 'setup.py', 'pyproject.toml'): shutil.copy(ROOT/name, tmp_path/name)
     exporter = Path(sys.executable).parent/'nbdev_export'
     subprocess.run([str(exporter)], cwd=tmp_path, check=True)
