@@ -297,10 +297,12 @@ def uses_default_model(r:RunOutputs) -> bool:
     "Whether the run started from the offline all-MiniLM-L6-v2."
     return r.config.get('config', {}).get('model') is None or 'minilm' in str(r.config.get('model', '')).lower()
 
-# %% ../nbs/08_analysis.ipynb #c4075623
+# %% ../nbs/08_analysis.ipynb #14c02b07
 def wall_seconds(r:RunOutputs) -> float:
-    "The run's wall time: `summary.json`'s, else the sum of its epochs' train and eval seconds."
-    if 'wall_seconds' in r.summary: return float(r.summary['wall_seconds'])
+    "The run's wall time with its earlier stages (MLM, SNLI): `summary.json`'s, else the sum of its epochs' train and eval seconds."
+    if 'wall_seconds' in r.summary:
+        earlier = [s['wall_seconds'] for s in r.summary.get('stages', {}).values() if isinstance(s, dict) and 'wall_seconds' in s]
+        return float(r.summary['wall_seconds'] + sum(earlier))
     return float(sum(h.get('train_seconds', 0) + h.get('eval_seconds', 0) for h in r.history)) or float('nan')
 
 # %% ../nbs/08_analysis.ipynb #4b014537

@@ -382,7 +382,7 @@ def _fail_cleanly(prog:str, main):
         print(f'{prog}: error: {msg}', file=sys.stderr)
         sys.exit(2)
 
-# %% ../nbs/07_multitask.ipynb #bca437d5
+# %% ../nbs/07_multitask.ipynb #db76bf81
 def ebert_train(argv=None):
     "Train a multitask model: `ebert_train --preset NAME | --config FILE [--set k=v ...] [--data-dir DIR] --out RUN`."
     p = argparse.ArgumentParser(prog='ebert_train', description='Train one BERT encoder on SST, QQP and STS at once.')
@@ -398,7 +398,8 @@ def ebert_train(argv=None):
     a = p.parse_args(argv)
     def main():
         if a.list_presets:
-            for k, v in list_presets().items(): print(f'{k:12s} {v}')
+            presets = list_presets(); w = max(map(len, presets))
+            for k, v in presets.items(): print(f'{k:{w}s}  {v}')
             return
         if not a.out: raise ValueError('--out RUN is required')
         if not (a.preset or a.config): raise ValueError('give --preset NAME or --config FILE')

@@ -127,3 +127,13 @@ def test_resume_skips_finished_stages(staged_run):
     assert again['stages'] == summary['stages'] and abs(again['average'] - summary['average']) < 1e-9  # same seed, same start: same run
     r = cli('ebert_train', *args)  # without --resume a finished run is refused, not overwritten
     assert r.returncode == 2 and 'already holds a run' in r.stderr, r.stderr
+
+def test_list_presets_names_every_table1_row():
+    r = cli('ebert_train', '--list-presets')
+    assert r.returncode == 0, r.stderr
+    rows = [l.split(None, 1) for l in r.stdout.splitlines()]
+    names = [n for n, _ in rows]
+    assert set(names) >= {'baseline', 'mtl', 'pcgrad', 'quick', 'mlm', 'snli', 'cossim_pcgrad', 'snli_pcgrad', 'mlm_pcgrad', 'mlm_snli_pcgrad'}
+    assert all(len(d.strip()) > 20 for _, d in rows)  # one real description each
+    starts = {l.index(d) for l, (_, d) in zip(r.stdout.splitlines(), rows)}
+    assert len(starts) == 1, 'descriptions are not aligned in one column'
