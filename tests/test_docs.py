@@ -129,11 +129,13 @@ def test_no_broken_internal_links(doms, base_url):
             if not ok: broken.append(f'{page}: {link}')
     assert not broken, broken
 
-def test_screenshots(base_url):
+def test_screenshots(site, base_url):
     "The top of the analysis page (API entries) and its real-run section (plots) as a reader sees them."
     from matplotlib.image import imread
     shots = ROOT/'screenshots'; shots.mkdir(exist_ok=True)
-    for name, query in (('docs-analysis-top.png', ''), ('docs-analysis-plots.png', '?from=a-real-run')):
+    section = 'real-runs'  # the `## Real runs` heading of 08_analysis, where the plots are
+    assert f'id="{section}"' in (site/'analysis.html').read_text(), f'analysis.html has no #{section} heading to screenshot'
+    for name, query in (('docs-analysis-top.png', ''), ('docs-analysis-plots.png', f'?from={section}')):
         png = shots/name
         png.unlink(missing_ok=True)
         chromium(f'--screenshot={png}', '--window-size=1280,2200', base_url + 'analysis.html' + query)
