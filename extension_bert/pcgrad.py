@@ -6,10 +6,10 @@
 __all__ = ['COMBINERS', 'pcgrad_order', 'pcgrad_coefs', 'pcgrad_project', 'grad_telemetry', 'Combiner', 'SumCombiner',
            'PCGradCombiner']
 
-# %% ../nbs/04_pcgrad.ipynb #f269daf8
+# %% ../nbs/04_pcgrad.ipynb #2e95e1c2
 import torch
 from torch import Tensor
-from fastcore.basics import store_attr, patch
+from fastcore.basics import patch
 
 # %% ../nbs/04_pcgrad.ipynb #5651143a
 def pcgrad_order(T:int, # number of tasks
@@ -33,11 +33,11 @@ def pcgrad_coefs(gram:Tensor, # (T, T) Gram matrix `G @ G.T` of the task gradien
             A[i, j] -= dot.clamp(max=0) / sq[j].clamp_min(torch.finfo(gram.dtype).tiny)  # only on conflict
     return A
 
-# %% ../nbs/04_pcgrad.ipynb #44c985b9
+# %% ../nbs/04_pcgrad.ipynb #0a286e68
 def pcgrad_project(G:Tensor, # (T, D) per-task gradients, one flattened row per task
                    generator:torch.Generator|None=None, # seeds the order; None uses torch's global RNG
                   ) -> Tensor: # (T, D) projected gradients; the PCGrad update is their sum
-    "Gradient surgery (Yu et al. 2020): project each g_i onto the normal plane of every g_j it conflicts with."
+    "Gradient surgery (Yu et al. 2020): project each g_i onto the normal plane of each g_j it conflicts with."
     A = pcgrad_coefs(G @ G.T, pcgrad_order(len(G), generator))
     return A.to(G.dtype) @ G
 
@@ -55,19 +55,23 @@ def grad_telemetry(gram:Tensor, # (T, T) Gram matrix of the task gradients, befo
             res[f'conflict/{names[i]}-{names[j]}'] = (gram[i, j] < 0).float()
     return res
 
-# %% ../nbs/04_pcgrad.ipynb #848d04e6
+# %% ../nbs/04_pcgrad.ipynb #8c55d5c2
 class Combiner:
     "Turn per-task losses into .grad on the shared parameters; return telemetry."
     reduce = None  # several processes: sums a list of tensors over them, in place (set by the learner)
+    def __init__(self, seed:int=0): # seeds whatever the combiner draws at random
+        self.seed = seed
     def backward(self, losses:dict, # {task: 0-dim loss}, each from its own forward pass
-                 shared:list, # parameters every task updates (the encoder)
+                 shared:list, # parameters every task updates (the encoder); empty when it is frozen
                 ) -> dict: # telemetry, {name: 0-dim tensor}
         raise NotImplementedError
     def check(self, losses:dict):
         "Fail early on anything but a non-empty dict of scalar losses that require grad."
-        if not isinstance(losses, dict) or not losses: raise ValueError(f'losses must be a non-empty dict {{task: loss}}, got {losses!r}')
+        if not isinstance(losses, dict) or not losses:
+            raise ValueError(f'losses must be a non-empty dict {{task: loss}}, got {losses!r}')
         for k, l in losses.items():
-            if not torch.is_tensor(l) or l.dim() != 0: raise ValueError(f'loss {k!r} must be a 0-dim tensor, got {getattr(l, "shape", type(l))}')
+            if not torch.is_tensor(l) or l.dim() != 0:
+                raise ValueError(f'loss {k!r} must be a 0-dim tensor, got {getattr(l, "shape", type(l))}')
             if not l.requires_grad: raise ValueError(f'loss {k!r} does not require grad')
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, sd:dict): pass
@@ -87,11 +91,11 @@ class SumCombiner(Combiner):
                 if g is not None: p.grad = g if p.grad is None else g.add_(p.grad)
         return {f'loss/{k}': l.detach() for k, l in losses.items()}
 
-# %% ../nbs/04_pcgrad.ipynb #c5618d91
+# %% ../nbs/04_pcgrad.ipynb #6160e137
 class PCGradCombiner(Combiner):
     "Project conflicting task gradients on the shared parameters (Yu et al. 2020), then sum."
     def __init__(self, seed:int=0): # seeds the random order in which each task meets the others
-        store_attr()
+        super().__init__(seed)
         self.gen = torch.Generator().manual_seed(seed)
         self.layout, self.G, self.out, self.views = None, None, None, None  # (T, D) task grads, (D,) update
     def state_dict(self) -> dict: return {'seed': self.seed, 'generator': self.gen.get_state().tolist()}
@@ -112,11 +116,15 @@ def _buffers(self:PCGradCombiner, T:int, shared:list):
         self.layout = layout
     return self.G, self.out
 
-# %% ../nbs/04_pcgrad.ipynb #6c18f35a
+# %% ../nbs/04_pcgrad.ipynb #599bc4a8
 @patch
 def backward(self:PCGradCombiner, losses:dict, shared:list) -> dict:
     "One backward per task into the rows of `G`, PCGrad, then the summed update into the shared `.grad`."
     self.check(losses)
+    logged = {f'loss/{k}': l.detach() for k, l in losses.items()}
+    if not shared:  # a frozen encoder: the heads' gradients only, no Gram matrix
+        sum(losses.values()).backward()
+        return logged
     names = list(losses)
     G, out = self._buffers(len(names), shared)
     prev, reached = [p.grad for p in shared], [False] * len(shared)
@@ -124,8 +132,9 @@ def backward(self:PCGradCombiner, losses:dict, shared:list) -> dict:
         for p in shared: p.grad = None
         losses[name].backward()
         reached = [r or p.grad is not None for r, p in zip(reached, shared)]
-        torch.cat([(p.grad if p.grad is not None else p.new_zeros(p.shape)).reshape(-1) for p in shared], out=G[t])
-    if self.reduce is not None: self.reduce([G])  # several processes: each row becomes its task's global gradient
+        torch.cat([(p.grad if p.grad is not None else p.new_zeros(p.shape)).reshape(-1) for p in shared],
+                  out=G[t])
+    if self.reduce is not None: self.reduce([G])  # several processes: each row becomes its task's global grad
     gram = G @ G.T  # (T, T): the only pass over D besides the copies and `mv`
     w = pcgrad_coefs(gram, pcgrad_order(len(names), self.gen)).sum(0).to(G.dtype)  # sum_i g_i' = w @ G
     if all(g is None for g in prev): torch.mv(G.T, w, out=out)
@@ -135,7 +144,7 @@ def backward(self:PCGradCombiner, losses:dict, shared:list) -> dict:
             elif g is not v: v.copy_(g)
         out.addmv_(G.T, w)
     for p, v, r, g in zip(shared, self.views, reached, prev): p.grad = v if r or g is not None else None
-    return {**{f'loss/{k}': l.detach() for k, l in losses.items()}, **grad_telemetry(gram, names)}
+    return {**logged, **grad_telemetry(gram, names)}
 
 # %% ../nbs/04_pcgrad.ipynb #a57a3a9a
 COMBINERS = {'sum': SumCombiner, 'pcgrad': PCGradCombiner}
