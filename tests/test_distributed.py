@@ -31,18 +31,9 @@ def train_args(ckpt, data, combiner):
 def nodrop_ckpt(tmp_path_factory):
     "conftest's tiny random BERT, with dropout 0: one process and two then compute the same function."
     from extension_bert.bert import Bert, BertConfig, load_pretrained
-    from extension_bert.learner import save_encoder
+    from extension_bert.stage import save_encoder
     bert = Bert(BertConfig.tiny(hidden_dropout_prob=0., attention_probs_dropout_prob=0.))
     return save_encoder(tmp_path_factory.mktemp('tiny-bert')/'ckpt', bert, load_pretrained()[1])
-
-@pytest.fixture(scope='module')
-def small_data(tmp_path_factory):
-    "The first rows of every SST/QQP/STS file: 40 per train file, an odd number per dev file, 11 per test file."
-    src, d = Path(os.environ['EBERT_DATA']), tmp_path_factory.mktemp('data')
-    rows = {'ids-sst-train.csv': 40, 'quora-train-partial.csv': 40, 'sts-train.csv': 40, 'ids-sst-dev.csv': 21, 'quora-dev.csv': 23,
-            'sts-dev.csv': 19, 'ids-sst-test-student.csv': 11, 'sts-test-student.csv': 11}
-    for f, n in rows.items(): (d/f).write_text(''.join((src/f).read_text().splitlines(keepends=True)[:n + 1]))
-    return d
 
 @pytest.fixture(scope='module')
 def train_run(nodrop_ckpt, small_data, tmp_path_factory):

@@ -1,0 +1,60 @@
+"""One optimiser step of every task loss, run alone or under `torchrun --nproc_per_node 2`; used by test_losses.py.
+
+Each case is a tiny model without dropout, a fixed batch of 7 examples (4 + 3 on two processes) and a batch of 1
+(the second process has no rows), one `Learner._one_step` each; rank 0 saves the parameters to OUT/CASE-WORLD.safetensors.
+"""
+import os, sys
+from pathlib import Path
+import torch
+from datasets import Dataset
+from safetensors.torch import save_file
+from extension_bert.bert import Bert, BertConfig, load_pretrained
+from extension_bert.data import Collator, load_task, load_snli, tokenize_task
+from extension_bert.heads import MultitaskBert, build_heads
+from extension_bert.sampler import BalancedSampler
+from extension_bert.learner import Learner, StageConfig
+from extension_bert.mlm import BertForMlm, MlmCollator
+from extension_bert.snli import build_nli_model
+from extension_bert.distributed import world_size, is_main
+
+out, tok = Path(sys.argv[1]), load_pretrained()[1]
+def tiny(): return Bert(BertConfig.tiny(hidden_dropout_prob=0., attention_probs_dropout_prob=0.))
+
+def task_data(mode:dict):
+    "The first 7 train rows of SST, QQP and STS, tokenised for each head's mode."
+    return {t: tokenize_task(load_task(t, 'train').select(range(7)), tok, m) for t, m in mode.items()}
+
+def multitask(qqp='siamese', sts='siamese', sts_loss='mse'):
+    model = MultitaskBert(tiny(), build_heads(32, qqp, sts, 0.0, tok.pad_token_id, sts_loss=sts_loss), 'mean')
+    modes = {t: h.mode for t, h in model.heads.items()}
+    return model, task_data(modes), Collator(tok.pad_token_id)
+
+def nli():
+    return build_nli_model(tiny(), 'cls'), {'snli': tokenize_task(load_snli('dev').select(range(7)), tok, 'siamese')}, \
+        Collator(tok.pad_token_id)
+
+def mlm():
+    "Fixed masks (the collator's own generator), so both runs see the same targets."
+    rows = [{'sentence': s} for s in load_task('sst', 'train').select(range(7))['sentence']]
+    b = MlmCollator(tok, 0.3, generator=torch.Generator().manual_seed(0))(rows)
+    ds = Dataset.from_dict({'input_ids': b['input_ids'].tolist(), 'labels': b['labels'].tolist()})
+    def collate(rs):
+        ids = torch.tensor([r['input_ids'] for r in rs])
+        return dict(input_ids=ids, attention_mask=ids != tok.pad_token_id, labels=torch.tensor([r['labels'] for r in rs]))
+    return BertForMlm(tiny()), {'mlm': ds}, collate
+
+CASES = dict(ce_bce_mse=(multitask, {}), cosine_mse=(multitask, dict(sts='cosine')),
+             cosent=(multitask, dict(sts='cosine', sts_loss='cosent')), cross=(multitask, dict(qqp='cross', sts='cross')),
+             nli=(nli, {}), mlm=(mlm, {}))
+for name, (make, kw) in CASES.items():
+    for combiner in ('sum', 'pcgrad'):
+        torch.manual_seed(0)
+        model, data, collate = make(**kw)
+        sampler = BalancedSampler({t: len(d) for t, d in data.items()}, 7, n=7)
+        learn = Learner(model, data, sampler, StageConfig(lr=1e-3, warmup=0.), combiner, collate=collate, device='cpu')
+        if is_main() and combiner == 'sum':
+            save_file({k: v.clone() for k, v in model.state_dict().items()}, str(out/f'{name}-init-{world_size()}.safetensors'))
+        for idx in (list(range(7)), [3]): learn._one_step({t: idx for t in data})
+        if is_main():
+            tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+            save_file(tensors, str(out/f'{name}-{combiner}-{world_size()}.safetensors'))
