@@ -176,7 +176,7 @@ class CosineHead(TaskHead):
     def loss(self, out, labels): return COSINE_LOSSES[self.loss_fn](out, labels.float() / self.max_score)
     def predict(self, out): return (out.clamp_min(0) if self.clip_negative else out) * self.max_score
 
-# %% ../nbs/02_heads.ipynb #50e6e98d
+# %% ../nbs/02_heads.ipynb #fba4560c
 class MultitaskBert(nn.Module):
     "A shared `SentenceEncoder` and one head per task."
     def __init__(self, bert:Bert, heads:dict, pooling:str='cls'):
@@ -187,7 +187,7 @@ class MultitaskBert(nn.Module):
     def forward(self, task:str, batch:dict) -> torch.Tensor: return self.heads[task](self.encoder, batch)
     def loss(self, task:str, batch:dict,
              gather=None) -> torch.Tensor: # joins outputs and labels of every process's share (`04a_learner`)
-        "The task's loss on the batch; with `gather`, on the global batch of which this is one process's share."
+        "The task's loss on the batch; with `gather`, on the global batch that this batch is one share of."
         out, labels = self(task, batch), batch['labels']
         if gather is not None: out, labels = gather(out), gather(labels)
         return self.heads[task].loss(out, labels)

@@ -1,7 +1,8 @@
-"""One optimiser step of every task loss, run alone or under `torchrun --nproc_per_node 2`; used by test_losses.py.
+"""Two steps of every task loss, run alone or under `torchrun --nproc_per_node 2`; used by test_losses.py.
 
-Each case is a tiny model without dropout, a fixed batch of 7 examples (4 + 3 on two processes) and a batch of 1
-(the second process has no rows), one `Learner._one_step` each; rank 0 saves the parameters to OUT/CASE-WORLD.safetensors.
+Each case is a tiny model without dropout, a batch of 7 examples (4 + 3 on two processes), then a batch of 1 (the second
+process has no rows), one `Learner._one_step` each with the sum combiner; rank 0 saves each step's logged losses and the
+gradients the optimiser applies (summed over the processes) to OUT/CASE-WORLD.safetensors.
 """
 import os, sys
 from pathlib import Path
@@ -47,14 +48,18 @@ CASES = dict(ce_bce_mse=(multitask, {}), cosine_mse=(multitask, dict(sts='cosine
              cosent=(multitask, dict(sts='cosine', sts_loss='cosent')), cross=(multitask, dict(qqp='cross', sts='cross')),
              nli=(nli, {}), mlm=(mlm, {}))
 for name, (make, kw) in CASES.items():
-    for combiner in ('sum', 'pcgrad'):
-        torch.manual_seed(0)
-        model, data, collate = make(**kw)
-        sampler = BalancedSampler({t: len(d) for t, d in data.items()}, 7, n=7)
-        learn = Learner(model, data, sampler, StageConfig(lr=1e-3, warmup=0.), combiner, collate=collate, device='cpu')
-        if is_main() and combiner == 'sum':
-            save_file({k: v.clone() for k, v in model.state_dict().items()}, str(out/f'{name}-init-{world_size()}.safetensors'))
-        for idx in (list(range(7)), [3]): learn._one_step({t: idx for t in data})
-        if is_main():
-            tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-            save_file(tensors, str(out/f'{name}-{combiner}-{world_size()}.safetensors'))
+    torch.manual_seed(0)
+    model, data, collate = make(**kw)
+    sampler = BalancedSampler({t: len(d) for t, d in data.items()}, 7, n=7)
+    learn = Learner(model, data, sampler, StageConfig(lr=1e-3, warmup=0.), 'sum', collate=collate, device='cpu')
+    seen, apply = {}, learn.opt.step
+    for i, idx in enumerate((list(range(7)), [3])):
+        def record(*a, **k):
+            "Keep the summed gradients that the optimiser is about to apply."
+            seen.update({f'{i}.grad.{n}': p.grad.detach().clone() for n, p in model.named_parameters()
+                         if p.grad is not None})
+            return apply(*a, **k)
+        learn.opt.step = record
+        tel = learn._one_step({t: idx for t in data})
+        seen.update({f'{i}.{k}': v.detach().reshape(1).clone() for k, v in tel.items() if k.startswith('loss/')})
+    if is_main(): save_file(seen, str(out/f'{name}-{world_size()}.safetensors'))

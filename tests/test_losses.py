@@ -2,8 +2,10 @@
 
 CoSENT ranks every pair of examples in a batch and the masked-LM loss is a mean over masked tokens: neither is a mean over
 examples, so a loss computed on each process's share would differ from the 1-process loss. The learner computes every
-loss on the global batch (`gather_cat`), and these runs check the parameters after two steps (7 examples, then 1 that only
-the first process has) to 1e-6 for each head's loss, with the sum and with PCGrad. See tests/losses_script.py.
+loss on the global batch (`gather_cat`), and these runs check two steps (7 examples, then 1 that only
+the first process has): each step's logged loss and the gradients the optimiser applies agree to 1e-5 of their size
+(float32 rounding; a loss weighted by each process's share of the examples is off by percents). PCGrad on 2 processes is
+tested end to end in test_distributed.py. See tests/losses_script.py.
 """
 import os, sys
 from pathlib import Path
@@ -24,11 +26,10 @@ def runs(tmp_path_factory):
         assert r.returncode == 0, r.stderr[-4000:]
     return out
 
-@pytest.mark.parametrize('combiner', ['sum', 'pcgrad'])
 @pytest.mark.parametrize('case', CASES)
-def test_loss_same_on_two_processes(runs, case, combiner):
-    one, two = (load_file(str(runs/f'{case}-{combiner}-{n}.safetensors')) for n in (1, 2))
-    diff = max((one[k] - two[k]).abs().max().item() for k in one)
-    assert diff < 1e-6, diff
-    init = load_file(str(runs/f'{case}-init-1.safetensors'))
-    assert max((one[k] - init[k]).abs().max().item() for k in one) > 1e-4  # the step moved the weights
+def test_loss_same_on_two_processes(runs, case):
+    one, two = (load_file(str(runs/f'{case}-{n}.safetensors')) for n in (1, 2))
+    assert one.keys() == two.keys() and any('.grad.' in k for k in one)
+    for k in one:
+        scale = max(one[k].abs().max().item(), 1e-3)
+        assert (one[k] - two[k]).abs().max().item() <= 1e-5 * scale, (k, one[k].flatten()[:4], two[k].flatten()[:4])
