@@ -12,9 +12,10 @@ import numpy as np, torch
 from datasets import Dataset
 
 # %% auto #0
-__all__ = ['TASKS', 'SNLI_LABELS', 'DataError', 'fail_cleanly', 'data_path', 'int_label', 'float_label', 'TaskSpec',
-           'BadRowsWarning', 'read_task_file', 'load_task', 'load_snli', 'tokenize_task', 'pad_batch', 'Collator',
-           'length_batches', 'LengthBucketSampler', 'example_lengths', 'task_loader', 'atomic_write', 'write_json']
+__all__ = ['TASKS', 'SST_PHRASES', 'SNLI_LABELS', 'DataError', 'fail_cleanly', 'data_path', 'int_label', 'float_label',
+           'TaskSpec', 'BadRowsWarning', 'read_task_file', 'load_task', 'load_sst_phrases', 'load_snli',
+           'tokenize_task', 'pad_batch', 'Collator', 'length_batches', 'LengthBucketSampler', 'example_lengths',
+           'task_loader', 'atomic_write', 'write_json']
 
 # %% ../nbs/00_data.ipynb #f6369304
 class DataError(ValueError):
@@ -62,7 +63,7 @@ def float_label(lo:float, hi:float) -> Callable[[str], float]:
         return v
     return parse
 
-# %% ../nbs/00_data.ipynb #d2c51c35
+# %% ../nbs/00_data.ipynb #f365e5a7
 @dataclass(frozen=True)
 class TaskSpec:
     "What the rows of one task's files look like."
@@ -72,6 +73,7 @@ class TaskSpec:
     parse:Callable      # label parser (string -> int or float), raises ValueError with the reason
     n_labels:int        # number of classes; 1 for regression
     files:dict          # split name -> file name inside the data folder
+    extra:tuple = ()    # (column, parser) pairs of further labelled columns a file must carry
     @property
     def is_pair(self): return len(self.sentences) == 2
 
@@ -92,7 +94,7 @@ TASKS = {
 class BadRowsWarning(UserWarning):
     "Rows were skipped under `on_bad='skip'`; the message lists the file, the count and the lines."
 
-# %% ../nbs/00_data.ipynb #db14de82
+# %% ../nbs/00_data.ipynb #35e6ef29
 def _check_row(row, header, spec, labelled):
     "Return the problem with one parsed row, or `None` and the row as a dict."
     if len(row) != len(header):
@@ -102,22 +104,24 @@ def _check_row(row, header, spec, labelled):
     for c in spec.sentences:
         if not rec[c].strip(): return f'empty {c}', None
     if labelled:
-        if not rec[spec.label].strip(): return f'empty {spec.label} label', None
-        try: rec[spec.label] = spec.parse(rec[spec.label].strip())
-        except ValueError as e: return str(e), None
+        for c, parse in ((spec.label, spec.parse), *spec.extra):
+            if not rec[c].strip(): return f'empty {c}' + (' label' if c == spec.label else ''), None
+            try: rec[c] = parse(rec[c].strip())
+            except ValueError as e: return f'{c}: {e}' if c != spec.label else str(e), None
     return None, rec
 
-# %% ../nbs/00_data.ipynb #63f459c6
+# %% ../nbs/00_data.ipynb #fe83eb8f
 def read_task_file(path:str|Path,      # a CS224N-format file
-                   task:str,           # one of `TASKS`
+                   task:str|TaskSpec,  # one of `TASKS`, or a `TaskSpec`
                    labelled:bool|None=None, # whether the file has labels; `None`: decided by the header
                    on_bad:str='raise', # 'raise' on the first bad row, or 'skip' bad rows with a warning
                   ) -> Dataset:
     "Read and validate one CS224N file into a `Dataset`: columns `id`, the sentence(s) and `label`."
     if on_bad not in ('raise', 'skip'):
         raise ValueError(f"on_bad must be 'raise' or 'skip', not {on_bad!r}")
-    if task not in TASKS: raise ValueError(f'unknown task {task!r}; choose from {", ".join(TASKS)}')
-    spec, path = TASKS[task], Path(path)
+    if not isinstance(task, TaskSpec) and task not in TASKS:
+        raise ValueError(f'unknown task {task!r}; choose from {", ".join(TASKS)}')
+    spec, path = task if isinstance(task, TaskSpec) else TASKS[task], Path(path)
     if not path.is_file(): raise DataError(f'{path}: no such file')
     with open(path, newline='', encoding='utf-8') as f:
         rows = csv.reader(f, delimiter='\t')
@@ -125,7 +129,7 @@ def read_task_file(path:str|Path,      # a CS224N-format file
         if header is None: raise DataError(f'{path}, line 1: the file is empty')
         need = ('id',) + spec.sentences
         if labelled is None: labelled = spec.label in header
-        if labelled: need += (spec.label,)
+        if labelled: need += (spec.label,) + tuple(c for c, _ in spec.extra)
         missing = [c for c in need if c not in header]
         if missing: raise DataError(f'{path}, line 1: header {header} lacks column(s) {missing}')
         cols, skipped = {c: [] for c in need}, []
@@ -135,7 +139,7 @@ def read_task_file(path:str|Path,      # a CS224N-format file
             if problem:
                 skipped.append((rows.line_num, problem))
                 continue
-            for c in need: cols[c].append(rec[c].strip() if c != spec.label else rec[c])
+            for c in need: cols[c].append(rec[c].strip() if c in ('id',) + spec.sentences else rec[c])
     lines = ', '.join(f'line {n}: {p}' for n, p in skipped[:10])
     if len(skipped) > 10: lines += f' (and {len(skipped) - 10} more)'
     if not cols['id']:
@@ -158,6 +162,21 @@ def load_task(task:str,        # one of `TASKS`
         raise ValueError(f'task {task!r} has no {split!r} split here; it has {", ".join(spec.files)}')
     path = data_path(data_dir)/spec.files[split]
     return read_task_file(path, task, labelled=split != 'test', on_bad=on_bad)
+
+# %% ../nbs/00_data.ipynb #00c64353
+SST_PHRASES = TaskSpec('sst', ('sentence',), 'sentiment', int_label(0, 4), 5,
+                       dict(train='sst-train-phrases.csv'),
+                       extra=(('is_sentence', int_label(0, 1)), ('count', int_label(1, 10**9))))
+
+def load_sst_phrases(data_dir:str|Path|None=None, # data folder; `None` reads `$EBERT_DATA`
+                     min_words:int=1,              # keep phrases of at least this many (PTB) words
+                     sentences:bool=False,         # also keep the phrases that are whole training sentences
+                    ) -> Dataset:
+    "The labelled phrases of the SST train trees: columns `id`, `sentence`, `label`, `is_sentence`, `count`."
+    ds = read_task_file(data_path(data_dir)/SST_PHRASES.files['train'], SST_PHRASES, labelled=True)
+    keep = [i for i, (s, whole) in enumerate(zip(ds['sentence'], ds['is_sentence']))
+            if len(s.split()) >= min_words and (sentences or not whole)]
+    return ds.select(keep)
 
 # %% ../nbs/00_data.ipynb #7277c6c7
 SNLI_LABELS = ('entailment', 'neutral', 'contradiction')
