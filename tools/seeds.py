@@ -16,7 +16,9 @@ COLUMNS = ('sst/accuracy', 'qqp/accuracy', 'sts/pearson', 'average', 'cs224n', '
 
 def row(summary:dict, prefix:str='') -> dict:
     "The table's columns from a run's `summary.json` (`prefix`: read e.g. `raw/sst/accuracy` instead)."
-    r = {k: summary[prefix + k] for k in ('sst/accuracy', 'qqp/accuracy', 'sts/pearson')}
+    keys = [prefix + k for k in ('sst/accuracy', 'qqp/accuracy', 'sts/pearson')]
+    if any(k not in summary for k in keys): raise KeyError(f'no {", ".join(k for k in keys if k not in summary)}')
+    r = dict(zip(('sst/accuracy', 'qqp/accuracy', 'sts/pearson'), (summary[k] for k in keys)))
     r['average'] = sum(r.values()) / 3
     r['cs224n'] = (r['sst/accuracy'] + r['qqp/accuracy'] + (r['sts/pearson'] + 1) / 2) / 3
     r['wall_seconds'] = summary.get('wall_seconds', float('nan'))
@@ -63,7 +65,8 @@ def main():
     for f in folders:
         summary = f/'summary.json'
         if not summary.is_file(): sys.exit(f'seeds: {summary}: no such file (not a finished run)')
-        rows[str(f)] = row(json.loads(summary.read_text()), a.prefix)
+        try: rows[str(f)] = row(json.loads(summary.read_text()), a.prefix)
+        except KeyError as e: sys.exit(f'seeds: {summary}: {e.args[0]}')
     print(table(rows))
 
 if __name__ == '__main__': main()
