@@ -132,12 +132,13 @@ def apply_settings(cfg, # a config dataclass, e.g. a `StageConfig`
         setattr(cfg, k, v)
     return check_choices(cfg, source)
 
-# %% ../nbs/04a_learner.ipynb #42a7af69
+# %% ../nbs/04a_learner.ipynb #10430e58
 def param_groups(shared:list, heads:list, lr:float, head_lr:float, weight_decay:float,
-                 scales:list|None=None) -> list: # a learning-rate factor per shared parameter (`layer_scales`)
+                 scales:list|None=None) -> list: # a learning-rate factor per shared parameter
     "AdamW groups: shared and head parameters, matrices with weight decay, vectors without; no empty group."
     scales = scales or [1.0] * len(shared)
-    sets = [([p for p, s in zip(shared, scales) if s == f], lr * f) for f in sorted(set(scales), reverse=True)]
+    factors = sorted(set(scales), reverse=True)
+    sets = [([p for p, s in zip(shared, scales) if s == f], lr * f) for f in factors]
     groups = []
     for params, rate in (*sets, (heads, head_lr or lr)):
         for decay in (True, False):
