@@ -162,7 +162,7 @@ def layer_scales(model:nn.Module, shared:list, decay:float) -> list:
     top = max([d for d in depth.values() if d is not None], default=0)
     return [decay ** (top - depth[id(p)]) if depth[id(p)] is not None else 1.0 for p in shared]
 
-# %% ../nbs/04a_learner.ipynb #c0ada302
+# %% ../nbs/04a_learner.ipynb #ffbe98dc
 class Learner:
     "Train `model` on per-task datasets with a task sampler and a gradient combiner."
     def __init__(self, model:nn.Module,   # has `loss(task, batch, gather)` and `shared_parameters()`
@@ -198,7 +198,7 @@ class Learner:
         schedule = partial(warmup_linear, n_warm=n_warm, total=self.total)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, schedule)
         self.epoch, self.step, self.history, self.best = 0, 0, [], -math.inf
-        self.trained = [p for p in model.parameters() if p.requires_grad]
+        self.trained = [*self.shared, *self.heads]  # every parameter the optimiser moves
         self.ema = [p.detach().clone() for p in self.trained] if cfg.ema else None
 
     def __call__(self, event:str):
