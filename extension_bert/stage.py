@@ -60,7 +60,7 @@ def save_encoder(folder:str|Path, # the checkpoint folder to (re)write
     barrier()
     return folder
 
-# %% ../nbs/04d_stage.ipynb #08ea72d5
+# %% ../nbs/04d_stage.ipynb #ae0976ed
 @dataclass
 class StageParts:
     "What a stage trains: everything `run_stage` hands to the `Learner`."
@@ -69,7 +69,7 @@ class StageParts:
     sampler:TaskSampler
     evaluate:object = None         # `evaluate(model) -> dict` with an 'average'; None: keep the latest epoch
     collate:object = None
-    combiner:str = 'sum'
+    combiner:object = 'sum'          # a name in `COMBINERS`, or a built `Combiner`
     task_weights:dict|None = None
 
 class Stage:

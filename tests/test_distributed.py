@@ -2,13 +2,15 @@
 
 Training: a tiny random BERT, dropout 0 everywhere (so neither run draws random masks and both compute the same function),
 global batches of 7 per task (4 + 3 on two processes; the last batch of each epoch has 1 example, so rank 1 gets none),
-with `sum` and with `pcgrad`: the final parameters match the 1-process run to 1e-6. Evaluation: the same metrics, to the
+with `sum` and with `pcgrad` through `ebert_train`, and with every method of `COMBINERS` through one in-process `train` loop:
+the final parameters match the 1-process run to 1e-6. Evaluation: the same metrics, to the
 last bit, on dev files with odd numbers of rows. What this does not cover: NCCL, GPUs, several
 machines and bf16 under several processes (see `nbs/04b_distributed.ipynb`).
 """
-import json, os
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
+from extension_bert.combiners import COMBINERS
 from conftest import BIN, cli
 from safetensors.torch import load_file
 
@@ -79,3 +81,46 @@ def test_resume_needs_the_same_number_of_processes(train_run, nodrop_ckpt, small
     run = train_run('pcgrad', 2)
     r = launch(1, 'ebert_train', *train_args(nodrop_ckpt, small_data, 'pcgrad'), '--resume', '--out', run, check=False)
     assert r.returncode == 2 and 'written by 2 process(es); resume it with as many (this run has 1)' in r.stderr, r.stderr[-2000:]
+
+COMBINERS_SCRIPT = r'''
+import sys
+from extension_bert.combiners import COMBINERS
+from extension_bert.config import load_config
+from extension_bert.multitask import train
+ckpt, data, out = sys.argv[1:4]
+for name in COMBINERS:
+    opts = 'combiner_opts={window=2}' if name == 'dwa' else 'combiner_opts={}'  # DWA acts from step 5 on
+    sets = [f'model="{ckpt}"', f'combiner="{name}"', opts, 'dropout=0', 'batch_size=7', 'samples_per_task=15',
+            'epochs=2', 'lr=1e-4', 'eval_batch_size=4', 'qqp_mode="siamese"']
+    train(load_config('pcgrad', sets=sets), f'{out}/{name}', data_dir=data, progress=False)
+'''
+
+@pytest.fixture(scope='module')
+def combiner_runs(nodrop_ckpt, small_data, tmp_path_factory):
+    "Every combiner trained by one `train` loop in 1 process and under `torchrun` with 2: `{nproc: folder}`."
+    script = tmp_path_factory.mktemp('script')/'combiners.py'
+    script.write_text(COMBINERS_SCRIPT)
+    runs = {}
+    for n in (1, 2):
+        runs[n] = tmp_path_factory.mktemp(f'combiners-{n}')
+        launcher = [sys.executable] if n == 1 else [BIN/'torchrun', '--standalone', '--nproc_per_node', '2']
+        r = subprocess.run([*map(str, launcher), str(script), str(nodrop_ckpt), str(small_data), str(runs[n])],
+                           env=ENV, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-4000:]
+    return runs
+
+@pytest.mark.parametrize('combiner', list(COMBINERS))
+def test_every_combiner_trains_like_one_process(combiner_runs, nodrop_ckpt, combiner):
+    "Each method's weights come from the global Gram matrix (or the global losses), so 2 processes equal 1 to 1e-6."
+    one, two = (combiner_runs[n]/combiner for n in (1, 2))
+    a, b = (load_file(str(r/'checkpoint'/'model.safetensors')) for r in (one, two))
+    diff = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert diff < 1e-6, (combiner, diff)
+    init = load_file(str(nodrop_ckpt/'model.safetensors'))
+    assert max((a[f'encoder.bert.{k}'] - v).abs().max().item() for k, v in init.items()) > 1e-4  # it trained
+    tel = [[json.loads(l) for l in (r/'telemetry.jsonl').read_text().splitlines()] for r in (one, two)]
+    for r1, r2 in zip(*tel):
+        assert r1.keys() == r2.keys() and all(abs(r1[k] - r2[k]) < 1e-4 for k in r1), (r1, r2)
+    if combiner != 'sum':  # every method logs the weight it gave each task; DWA's move off 1 from step 5
+        ws = [r['weight/sst'] for r in tel[0]]
+        assert len(ws) == 6 and (combiner in ('pcgrad', 'gradvac') or any(abs(w - 1) > 1e-3 for w in ws)), ws
