@@ -107,12 +107,12 @@ class PeakMemory:
     @property
     def rise(self) -> float: return (self.top - self.start) / 2**20
 
-# %% ../nbs/07a_bench.ipynb #0c2eb94d
+# %% ../nbs/07a_bench.ipynb #cd29c385
 def bench_learner(cfg:TrainConfig, bert:Bert, tokenizer, train_sets:dict, # task -> raw training `Dataset`
                   device=None, cbs=()) -> Learner:
     "The `Learner` that `train` builds for `cfg` (`make_learner`), without evaluation or checkpoints."
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, bert, tokenizer.pad_token_id)
+    model = build_model(cfg, bert, tokenizer.pad_token_id, tokenizer)
     return make_learner(cfg, model, tokenizer, train_sets, cbs=cbs, device=device)
 
 # %% ../nbs/07a_bench.ipynb #dd2bf136

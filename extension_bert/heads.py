@@ -176,7 +176,7 @@ class CosineHead(TaskHead):
     def loss(self, out, labels): return COSINE_LOSSES[self.loss_fn](out, labels.float() / self.max_score)
     def predict(self, out): return (out.clamp_min(0) if self.clip_negative else out) * self.max_score
 
-# %% ../nbs/02_heads.ipynb #fba4560c
+# %% ../nbs/02_heads.ipynb #46761b2c
 class MultitaskBert(nn.Module):
     "A shared `SentenceEncoder` and one head per task."
     def __init__(self, bert:Bert, heads:dict, pooling:str='cls'):
@@ -188,7 +188,8 @@ class MultitaskBert(nn.Module):
     def loss(self, task:str, batch:dict,
              gather=None) -> torch.Tensor: # joins outputs and labels of every process's share (`04a_learner`)
         "The task's loss on the batch; with `gather`, on the global batch that this batch is one share of."
-        out, labels = self(task, batch), batch['labels']
+        out = self(task, batch)
+        out, labels = out if isinstance(out, tuple) else (out, batch['labels'])  # a head may make its targets
         if gather is not None: out, labels = gather(out), gather(labels)
         return self.heads[task].loss(out, labels)
     def shared_parameters(self) -> list: return [p for p in self.encoder.parameters() if p.requires_grad]
