@@ -309,13 +309,14 @@ def fit(self:Learner, resume:bool=False):
     self('after_fit')
     return self.history
 
-# %% ../nbs/04a_learner.ipynb #c48ffe7c
+# %% ../nbs/04a_learner.ipynb #cdf3e337
 @patch
 def end_epoch(self:Learner):
     "Evaluate, log to `metrics.jsonl`, keep the best weights (the average, with `ema`), checkpoint."
+    train_seconds = round(time.time() - self.t0, 1)  # the epoch's training, not its evaluation
     with self.averaged() as model:
         metrics = dict(self.evaluate(model)) if self.evaluate else {}
-        row = dict(epoch=self.epoch, step=self.step, train_seconds=round(time.time() - self.t0, 1), **metrics)
+        row = dict(epoch=self.epoch, step=self.step, train_seconds=train_seconds, **metrics)
         self.metrics = row
         self('after_epoch')  # callbacks may add to self.metrics (losses, conflict rates)
         self.history.append(row)
