@@ -8,8 +8,8 @@ Each run is `ebert_train --preset P --set combiner=NAME --set seed=S ... --out O
 process (`--jobs` at a time, each with OMP_NUM_THREADS = cores / jobs); a finished run (one with
 summary.json) is not trained again, so the command can be repeated after an interruption. The table has, per
 combiner, the mean ± sample std over seeds of dev SST, QQP (optimistic with the MiniLM backbone, which saw Quora
-duplicates), STS r, their plain average and the wall time, and the mean over seeds of each task pair's conflict rate (the share of
-steps whose two task gradients had a negative dot product) and gradient cosine, from `telemetry.jsonl` (only
+duplicates), STS r, their plain average and the wall time, and the mean over seeds of each task pair's conflict
+rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from `telemetry.jsonl` (only
 combiners that compute per-task gradients log them).
 """
 import argparse, json, os, statistics, subprocess, sys
