@@ -9,8 +9,8 @@ process (`--jobs` at a time, each with OMP_NUM_THREADS = cores / jobs); a finish
 summary.json) is not trained again, so the command can be repeated after an interruption. The table has, per
 combiner, the mean ± sample std over seeds of dev SST, QQP (optimistic with the MiniLM backbone, which saw Quora
 duplicates), STS r, their plain average and the wall time, and the mean over seeds of each task pair's conflict
-rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from `telemetry.jsonl` (only
-combiners that compute per-task gradients log them).
+rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from
+`telemetry.jsonl` (only combiners that compute per-task gradients log them).
 """
 import argparse, json, os, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
