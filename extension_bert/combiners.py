@@ -58,11 +58,10 @@ def mgda_weights(gram:Tensor) -> Tensor: # (T, T) -> (T,) float64, on the simple
     "MGDA (Sener & Koltun 2018, eq. 3): the minimum-norm point of the gradients' convex hull."
     return solve_qp(gram, simplex=True)
 
-# %% ../nbs/04e_combiners.ipynb #24a8f70b
+# %% ../nbs/04e_combiners.ipynb #1b677dda
 def cagrad_weights(gram:Tensor, # (T, T)
                    c:float=0.5, # radius of the ball around the mean gradient, in units of its norm
                    rescale:bool=True, # divide the update by 1 + c² (the authors' code)
-                   iters:int=60, # golden-section steps on t (the interval shrinks by 0.618 each)
                   ) -> Tensor: # (T,) float64: the update is `w @ G`
     "CAGrad (Liu et al. 2021, Algorithm 1): the mean gradient plus the dual's correction, as weights on G."
     K = gram.detach().to('cpu', torch.float64).numpy()
@@ -70,22 +69,23 @@ def cagrad_weights(gram:Tensor, # (T, T)
     mean = np.full(T, 1 / T)
     b, r = K.mean(1), c * math.sqrt(max(K.mean(), 0.))  # g_i . g0, sqrt(phi)
     if r == 0: return torch.from_numpy(mean)
-    def dual(t):  # min over the simplex of b.w + r (w'Kw/t + t)/2, with its minimiser
-        w = _qp(K * (r / t), b, simplex=True)
-        return b @ w + r * (w @ K @ w / t + t) / 2, w
-    lo, hi, phi = 0., math.sqrt(K.diagonal().max()), (math.sqrt(5) - 1) / 2
-    x1, x2 = hi - phi * hi, phi * hi
-    f1, f2 = dual(x1)[0], dual(x2)[0]
-    for _ in range(iters):
-        if f1 <= f2:
-            hi, x2, f2 = x2, x1, f1
-            x1 = hi - phi * (hi - lo)
-            f1 = dual(x1)[0]
-        else:
-            lo, x1, f1 = x1, x2, f2
-            x2 = lo + phi * (hi - lo)
-            f2 = dual(x2)[0]
-    w = dual((lo + hi) / 2)[1]
+    def dual(w): return b @ w + r * math.sqrt(max(w @ K @ w, 0.))
+    cands = [*np.eye(T), _qp(K, np.zeros(T), simplex=True)]
+    for m in range(1, 2 ** T):
+        S = [i for i in range(T) if m >> i & 1]
+        if len(S) < 2: continue
+        KS, bS = K[np.ix_(S, S)], b[S]
+        try: a, cS = np.linalg.solve(KS, np.ones(len(S))), np.linalg.solve(KS, bS)
+        except np.linalg.LinAlgError: continue  # dependent gradients: a smaller face has the minimiser
+        A, C, B = a.sum(), cS.sum(), bS @ cS
+        D = C * C - A * (B - r * r)
+        if A <= 0 or D <= 0: continue
+        wS = ((C + math.sqrt(D)) / A * a - cS) / math.sqrt(D)
+        if (wS < -1e-9).any(): continue
+        w = np.zeros(T)
+        w[S] = wS.clip(0)
+        cands.append(w / w.sum())
+    w = min(cands, key=dual)
     d = mean + r / max(math.sqrt(max(w @ K @ w, 0.)), 1e-30) * w
     return torch.from_numpy(d / (1 + c ** 2) if rescale else d)
 
