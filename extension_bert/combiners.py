@@ -192,13 +192,13 @@ class UPGradCombiner(GramCombiner):
     paper = 'Quinton & Rey 2024, Jacobian Descent for Multi-Objective Optimization'
     def weights(self, gram:Tensor, losses:dict) -> Tensor: return upgrad_weights(gram)
 
-# %% ../nbs/04e_combiners.ipynb #f499beb7
-class GradVacCombiner(GramCombiner):
-    "PCGrad towards EMA targets of the pairwise cosines (GradVac)."
+# %% ../nbs/04e_combiners.ipynb #5fc22fa7
+class GradVacCombiner(PCGradCombiner):
+    "PCGrad towards EMA targets of the pairwise cosines (GradVac): PCGrad's random order, plus the targets."
     paper = 'Wang et al. 2021, Gradient Vaccine: Investigating and Improving Multi-task Optimization'
     def __init__(self, seed:int=0, beta:float=0.01): # EMA rate of the cosine targets
         super().__init__(seed)
-        self.beta, self.gen, self.targets = beta, torch.Generator().manual_seed(seed), {}  # 'a|b' -> phi-hat
+        self.beta, self.targets = beta, {}  # 'a|b' -> phi-hat
     def weights(self, gram:Tensor, losses:dict) -> Tensor:
         names = list(losses)
         key = [[f'{a}|{b}' for b in names] for a in names]
@@ -207,11 +207,10 @@ class GradVacCombiner(GramCombiner):
         self.targets.update({k: v for row, vals in zip(key, tgt.tolist()) for k, v in zip(row, vals)
                              if k.split('|')[0] != k.split('|')[1]})
         return A.sum(0)
-    def state_dict(self) -> dict:
-        return {'seed': self.seed, 'generator': self.gen.get_state().tolist(), 'targets': dict(self.targets)}
+    def state_dict(self) -> dict: return {**super().state_dict(), 'targets': dict(self.targets)}
     def load_state_dict(self, sd:dict):
-        self.seed, self.targets = sd['seed'], dict(sd['targets'])
-        self.gen.set_state(torch.tensor(sd['generator'], dtype=torch.uint8))
+        super().load_state_dict(sd)
+        self.targets = dict(sd['targets'])
 
 # %% ../nbs/04e_combiners.ipynb #f7117be2
 def adam_update(x:Tensor, # parameters (float64)
@@ -237,13 +236,13 @@ def adam_from_json(states:dict) -> dict:
     def t64(x): return torch.tensor(x, dtype=torch.float64)
     return {k: {'m': t64(st['m']), 'v': t64(st['v']), 't': st['t']} for k, st in states.items()}
 
-# %% ../nbs/04e_combiners.ipynb #a75decd8
+# %% ../nbs/04e_combiners.ipynb #35c8e5bb
 class LossWeightCombiner(SumCombiner):
     "`sum` of the losses times weights that `loss_weights` computes from their values (and a state)."
     def loss_weights(self, losses:dict) -> dict: # {task: float loss} -> {task: float weight}
         raise NotImplementedError
     def backward(self, losses:dict, shared:list) -> dict:
-        self.check(losses)
+        self.check(losses)  # before reading the values; `SumCombiner` checks the weighted ones
         w = self.loss_weights({k: float(l.detach()) for k, l in losses.items()})
         tel = super().backward({k: l * w[k] for k, l in losses.items()}, shared)
         return {**tel, **{f'loss/{k}': l.detach() for k, l in losses.items()},
