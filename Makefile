@@ -25,7 +25,10 @@ train: install
 readme: install
 	$(VENV)/bin/python tools/readme.py
 
-docs: install  # the docs site, offline (no Quarto): nbdev's notebook processing, then HTML -> _docs/
-	$(VENV)/bin/python tools/docs.py
+docs: install  # the docs site, offline: nbdev's processed notebooks rendered by MkDocs (mkdocs.yml) -> _docs/
+	$(VENV)/bin/mkdocs build
 
-.PHONY: install test train readme docs
+lab: install  # JupyterLab on the notebooks (the development extras include it)
+	$(VENV)/bin/jupyter lab nbs
+
+.PHONY: install test train readme docs lab

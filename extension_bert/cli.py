@@ -15,7 +15,7 @@ from .combiners import list_combiners
 # %% auto #0
 __all__ = ['train_parser', 'ebert_train', 'ebert_eval', 'ebert_predict']
 
-# %% ../nbs/07c_cli.ipynb #00a4a331
+# %% ../nbs/07c_cli.ipynb #c6af3b90
 def train_parser() -> argparse.ArgumentParser:
     "The arguments of `ebert_train`."
     p = argparse.ArgumentParser(prog='ebert_train',
@@ -35,6 +35,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--list-combiners', action='store_true',
                    help='list the gradient combiners (--set combiner=NAME) with papers and options, and exit')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
+    p.add_argument('--log-with', nargs='+', default=[], metavar='TRACKER',
+                   help='also log losses, learning rate, gradient norms and conflicts to these trackers '
+                        '(tensorboard, wandb, mlflow, ... or all installed) under RUN/logs')
     return p
 
 def ebert_train(argv=None):
@@ -50,7 +53,7 @@ def ebert_train(argv=None):
         if not a.out: raise ValueError('--out RUN is required')
         if not (a.preset or a.config): raise ValueError('give --preset NAME or --config FILE')
         stages = load_pipeline(a.preset, a.config, a.set, a.scale)
-        summary = run_pipeline(stages, a.out, a.data_dir, a.resume, not a.no_progress)
+        summary = run_pipeline(stages, a.out, a.data_dir, a.resume, not a.no_progress, a.log_with)
         if is_main(): print(json.dumps(summary))
     fail_cleanly('ebert_train', main)
 

@@ -35,8 +35,8 @@ def test_methods_attached_with_patch(path):
     assigned = [i for i, l in code_lines(path) if re.match(r'[A-Z]\w*\.\w+(\s*,\s*[A-Z]\w*\.\w+)*\s*=[^=]', l)]
     assert not assigned, f'{path.name}: methods attached by assignment on lines {assigned}; use @patch'
 
-LAYERS = ['data', 'bert', 'heads', 'sampler', 'pcgrad', 'distributed', 'evaluation', 'learner', 'stage', 'mlm', 'snli',
-          'multitask', 'config', 'cli', 'bench', 'analysis']
+LAYERS = ['data', 'bert', 'heads', 'sampler', 'pcgrad', 'combiners', 'distributed', 'evaluation', 'learner', 'stage',
+          'tracking', 'mlm', 'snli', 'multitask', 'config', 'cli', 'inference', 'bench', 'analysis']
 
 @pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
 def test_imports_look_down_and_stay_public(path):

@@ -1,0 +1,131 @@
+"""Exports and inference on two tiny runs: the Hugging Face and sentence-transformers round trips, and `load_model`
+predicting what `ebert_predict` writes and what the run's own evaluation recorded."""
+import configparser, contextlib, importlib, io, json, shutil
+from pathlib import Path
+import numpy as np, pytest, torch
+from conftest import ROOT
+from extension_bert import heads
+from extension_bert.cli import ebert_predict
+from extension_bert.data import TASKS, load_task
+from extension_bert.evaluation import prediction_path
+from extension_bert.inference import export_hf, export_st, ebert_export, load_model
+from extension_bert.multitask import TrainConfig, train
+
+LONG = ' '.join(['the film keeps going'] * 60)  # over 128 tokens: truncation must agree too
+SENTS = ['A man is playing a guitar.', 'Someone plays an instrument.', 'It is raining.', LONG]
+KINDS = dict(mean=dict(pooling='mean', qqp_mode='siamese', sts_mode='cosine'),  # the quick preset's choices
+             cls=dict(pooling='cls', qqp_mode='cross', sts_mode='siamese'))     # pooled [CLS], a cross head
+
+@pytest.fixture(scope='module')
+def runs(tiny_ckpt, small_data, tmp_path_factory):
+    "Two finished runs of the tiny BERT on the first rows of the data: `{'mean': folder, 'cls': folder}`."
+    out = {}
+    for name, kw in KINDS.items():
+        out[name] = tmp_path_factory.mktemp('runs')/name
+        cfg = TrainConfig(model=str(tiny_ckpt), samples_per_task=16, head_warmup=16, head_warmup_epochs=2, **kw)
+        train(cfg, out[name], small_data, progress=False)
+    return out
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_hf_round_trip(runs, kind, tmp_path):
+    transformers = pytest.importorskip('transformers')
+    out = export_hf(runs[kind], tmp_path/'hf')
+    hf, info = transformers.AutoModel.from_pretrained(out, local_files_only=True, output_loading_info=True)
+    assert type(hf).__name__ == 'BertModel' and not any(info.values()), info  # no missing or unexpected weight
+    tok = transformers.AutoTokenizer.from_pretrained(out, local_files_only=True)
+    assert tok.model_max_length == 128  # the run's max_length
+    enc = tok(SENTS, padding=True, truncation=True, return_tensors='pt')
+    bert = load_model(runs[kind], device='cpu').model.encoder.bert
+    with torch.no_grad(): (h, pooled), ref = bert(enc['input_ids'], enc['attention_mask']), hf.eval()(**enc)
+    real = enc['attention_mask'].bool()
+    assert (h - ref.last_hidden_state)[real].abs().max() < 1e-5
+    assert (pooled - ref.pooler_output).abs().max() < 1e-5
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_st_round_trip_through_the_cli(runs, kind, tmp_path, capsys):
+    st = pytest.importorskip('sentence_transformers')
+    ebert_export([str(runs[kind]), '--format', 'st', '--out', str(tmp_path/'st')])
+    assert capsys.readouterr().out == f'wrote {tmp_path/"st"} (st)\n'
+    model = st.SentenceTransformer(str(tmp_path/'st'), device='cpu', local_files_only=True)
+    ours = load_model(runs[kind], device='cpu', amp='off').encode(SENTS)
+    theirs = model.encode(SENTS)
+    assert theirs.shape == ours.shape == (4, 32)
+    assert np.abs(theirs - ours).max() < 1e-5, np.abs(theirs - ours).max()
+
+def test_unexportable_pooling_is_one_line_and_writes_nothing(runs, tmp_path, monkeypatch, capsys):
+    "A pooling added to `POOLINGS` without a sentence-transformers equivalent is refused before anything is written."
+    monkeypatch.setitem(heads.POOLINGS, 'first', lambda h, pooled, mask: h[:, 0])
+    run = tmp_path/'run'
+    shutil.copytree(runs['mean'], run)
+    cfg = json.loads((run/'config.json').read_text())
+    cfg['config']['pooling'] = 'first'
+    (run/'config.json').write_text(json.dumps(cfg))
+    with pytest.raises(SystemExit) as e: ebert_export([str(run), '--format', 'st', '--out', str(tmp_path/'st')])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count('\n') == 1, err
+    assert "pooling 'first' has no sentence-transformers equivalent; exportable poolings: mean, cls" in err
+    assert not (tmp_path/'st').exists()
+    assert export_hf(run, tmp_path/'hf').is_dir()  # the Hugging Face folder does not depend on the pooling
+
+def recorded(path:Path) -> np.ndarray:
+    "The prediction column of a CS224N output file."
+    return np.array([float(l.split(' , ')[1]) for l in path.read_text().splitlines()[1:]])
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_predict_matches_ebert_predict_and_evaluation(runs, kind, small_data, tmp_path):
+    "On the dev rows: `predict` == `ebert_predict`'s file == the dev predictions the run wrote at its best epoch."
+    m = load_model(runs[kind], device='cpu')
+    for t in ('sst', 'qqp', 'sts'):
+        dev, rows = small_data/TASKS[t].files['dev'], load_task(t, 'dev', small_data)
+        inputs = rows['sentence'] if t == 'sst' else list(zip(rows['sentence1'], rows['sentence2']))
+        p = m.predict(t, inputs)
+        with contextlib.redirect_stdout(io.StringIO()):
+            ebert_predict([str(runs[kind]), '--task', t, '--input', str(dev), '--output', str(tmp_path/f'{t}.csv')])
+        assert len(p.labels) == len(rows) > 10
+        np.testing.assert_allclose(p.labels, recorded(tmp_path/f'{t}.csv'), atol=1e-6, err_msg=t)
+        np.testing.assert_allclose(p.labels, recorded(prediction_path(runs[kind], t, 'dev')), atol=1e-6, err_msg=t)
+        if t == 'sst': assert p.probs.shape == (len(rows), 5) and (p.labels == p.probs.argmax(1)).all()
+        if t == 'qqp': assert ((p.probs > 0.5) == (p.labels == 1)).all()
+
+@pytest.mark.parametrize('task,inputs,msg', [
+    ('nli', ['a'], "unknown task 'nli'; this run predicts sst, qqp, sts"),
+    ('cfimdb', ['a'], "the run has no head for 'cfimdb'; it predicts sst, qqp, sts"),
+    ('sst', [], 'sst: nothing to do (an empty list)'),
+    ('sst', 'one sentence', 'sst: expected a list of inputs, each a sentence (str); got str'),
+    ('qqp', ['a', 'b'], "qqp: input 0 is not a pair of two sentences: 'a'"),
+    ('sts', [('a', 'b'), ('a', 'b', 'c')], "sts: input 1 is not a pair of two sentences: ('a', 'b', 'c')"),
+    ('sst', [('a', 'b')], "sst: input 0 is not a sentence (str): ('a', 'b')"),
+])
+def test_bad_input_is_one_line(runs, task, inputs, msg):
+    m = load_model(runs['mean'], device='cpu')
+    with pytest.raises(ValueError) as e: m.predict(task, inputs)
+    assert msg in str(e.value) and '\n' not in str(e.value), str(e.value)
+
+def test_export_refuses_the_run_and_used_folders(runs, tmp_path, capsys):
+    (tmp_path/'used').mkdir()
+    (tmp_path/'used'/'notes.txt').write_text('keep me')
+    for out, msg in ((tmp_path/'used', 'the folder is not empty (pass --overwrite to replace it)'),
+                     (runs['mean'].parent, 'writing there would replace the run folder')):
+        with pytest.raises(SystemExit) as e: ebert_export([str(runs['mean']), '--format', 'hf', '--out', str(out)])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith('ebert_export: error: ') and msg in err and err.count('\n') == 1
+    assert (tmp_path/'used'/'notes.txt').read_text() == 'keep me'
+    ebert_export([str(runs['mean']), '--format', 'hf', '--out', str(tmp_path/'used'), '--overwrite'])
+    assert (tmp_path/'used'/'model.safetensors').is_file() and not (tmp_path/'used'/'notes.txt').exists()
+
+def test_console_script_is_declared():
+    "settings.ini names `ebert_export`, and the name resolves to the function (what `pip install` wires up)."
+    ini = configparser.ConfigParser()
+    ini.read(ROOT/'settings.ini')
+    scripts = dict(l.strip().split('=') for l in ini['DEFAULT']['console_scripts'].split('\n') if l.strip())
+    module, name = scripts['ebert_export'].split(':')
+    assert getattr(importlib.import_module(module), name) is ebert_export
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_gpu_predicts_as_cpu(runs):
+    cpu, gpu = (load_model(runs['cls'], device=d, amp='off') for d in ('cpu', 'cuda'))
+    pairs = list(zip(SENTS, SENTS[1:]))
+    assert gpu.model.encoder.bert.pooler.dense.weight.is_cuda
+    np.testing.assert_allclose(gpu.encode(SENTS), cpu.encode(SENTS), atol=1e-4)
+    np.testing.assert_allclose(gpu.predict('sts', pairs).labels, cpu.predict('sts', pairs).labels, atol=1e-3)
+    assert (gpu.predict('sst', SENTS).labels == cpu.predict('sst', SENTS).labels).all()
