@@ -60,6 +60,7 @@ def test_unexportable_pooling_is_one_line_and_writes_nothing(runs, tmp_path, mon
     cfg = json.loads((run/'config.json').read_text())
     cfg['config']['pooling'] = 'first'
     (run/'config.json').write_text(json.dumps(cfg))
+    (run/'manifest.json').unlink()  # the edited config.json no longer matches its checksum
     with pytest.raises(SystemExit) as e: ebert_export([str(run), '--format', 'st', '--out', str(tmp_path/'st')])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count('\n') == 1, err
