@@ -20,7 +20,7 @@ def runs(tiny_ckpt, tiny_data, tmp_path_factory):
     "Two tiny runs that differ in the combiner: `sum` (no gradient telemetry) and `pcgrad`."
     root = tmp_path_factory.mktemp('runs')
     for combiner in ('sum', 'pcgrad'):
-        r = cli('ebert_train', '--preset', 'quick', '--set', f'model="{tiny_ckpt}"', '--set', 'samples_per_task=16', '--set', 'epochs=2',
+        r = cli('ebert_train', '--preset', 'quick', '--set', f'model="{tiny_ckpt}"', '--set', 'samples_per_task=16', '--set', 'sst_phrases=0', '--set', 'epochs=2',
                 '--set', f'combiner="{combiner}"', '--data-dir', tiny_data, '--no-progress', '--out', root/combiner)
         assert r.returncode == 0, r.stderr
     return root/'sum', root/'pcgrad'
