@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.py settings.ini
 install: $(VENV)/.installed
 
 test: install
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=25 tests
 
 train: install
 	$(VENV)/bin/ebert_train --preset $(PRESET) --data-dir "$(EBERT_DATA)" --out $(RUN)

@@ -27,7 +27,7 @@ __all__ = ['MANIFEST', 'LOCK', 'NONFINITE', 'FIELD_TYPES', 'file_sha256', 'read_
            'run_lock', 'optimizer_to_files', 'optimizer_from_files', 'rng_state', 'set_rng_state', 'CancelFitException',
            'Callback', 'StageConfig', 'check_choices', 'apply_settings', 'param_groups', 'warmup_linear',
            'layer_scales', 'Learner', 'no_gather', 'shard_gather', 'NonFiniteError', 'find_checkpoint', 'clear_logs',
-           'truncate_jsonl', 'epoch_means', 'TelemetryCB', 'ProgressCB']
+           'clear_temporary', 'truncate_jsonl', 'epoch_means', 'TelemetryCB', 'ProgressCB']
 
 # %% ../nbs/04a_learner.ipynb #efc43b1a
 MANIFEST = 'manifest.json'  # a folder's record of its files: {"files": {name: {"bytes": n, "sha256": hex}}}
@@ -509,14 +509,19 @@ def best_row(self:Learner) -> dict:
     "The history row of the best epoch (the first one with the best score)."
     return max(self.history, key=lambda r: r.get('average', r['epoch']))
 
-# %% ../nbs/04a_learner.ipynb #28bf18b0
+# %% ../nbs/04a_learner.ipynb #b5cd2566
 def find_checkpoint(out:Path) -> Path|None:
     "`out/checkpoint` after recovering from a crash inside `swap_dir`; None if the run has none yet."
     final, tmp, old = out/'checkpoint', out/'checkpoint.tmp', out/'checkpoint.old'
     if not final.exists():
-        if (tmp/'trainer.json').exists(): os.replace(tmp, final)  # the new checkpoint was complete
-        elif (old/'trainer.json').exists(): os.replace(old, final)
-    if (final/'trainer.json').exists(): return final
+        for src in (tmp, old):  # the new checkpoint if it was complete, else the previous one
+            if not (src/'trainer.json').exists(): continue
+            try: os.replace(src, final)
+            except OSError: pass  # another process of the run recovered it first
+            break
+    if (final/'trainer.json').exists():
+        for left in (old, tmp): shutil.rmtree(left, ignore_errors=True)
+        return final
     if (out/'metrics.jsonl').exists():
         raise ValueError(f'{out}: cannot resume: metrics.jsonl has epochs but there is no complete '
                          'checkpoint')
@@ -525,6 +530,11 @@ def find_checkpoint(out:Path) -> Path|None:
 def clear_logs(out:Path):
     "A run that starts from scratch starts its logs from scratch."
     for name in ('metrics.jsonl', 'telemetry.jsonl'): (out/name).unlink(missing_ok=True)
+
+def clear_temporary(out:Path):
+    "Remove the temporary files (`.NAME.tmpPID`) that `atomic_write`s of a killed process left below `out`."
+    for p in Path(out).rglob('.*.tmp*'):
+        if p.is_file() and re.fullmatch(r'\..+\.tmp\d+', p.name): p.unlink(missing_ok=True)
 
 # %% ../nbs/04a_learner.ipynb #00c2d503
 @patch

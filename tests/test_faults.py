@@ -218,3 +218,32 @@ def test_damaged_run_is_named_by_eval_in_one_line(tiny_ckpt, small_data, tmp_pat
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count('\n') == 1, err
     assert err.startswith(f'ebert_eval: error: {run/name}: {how}:'), err
+
+# --- killed anywhere, resumed: tools/faults.py (its larger run: nbs/07c_cli.ipynb) ---------------------------------
+sys.path.insert(0, str(ROOT/'tools'))
+import faults
+
+@pytest.mark.parametrize('nproc,kills', [(1, 8), (2, 6)])
+def test_killed_anywhere_and_resumed_equals_the_run_left_alone(tmp_path, nproc, kills):
+    "mlm -> snli -> multitask, SIGKILLed at every kind of moment and in every stage, resumed each time."
+    r = subprocess.run([sys.executable, ROOT/'tools'/'faults.py', '--kills', str(kills), '--nproc', str(nproc),
+                        '--seed', str(nproc), '--out', tmp_path/'faults'], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0 and 'the run folders are equal' in r.stdout, r.stdout + r.stderr[-3000:]
+    drawn, landed = r.stdout.splitlines()[:2]
+    assert all(f'{k} ' in drawn for k in faults.KINDS) and all(s in drawn for s in faults.STAGES), drawn
+    assert landed.startswith('killed at: ') and sum(map(int, re.findall(r'\d+', landed.split('(')[0]))) == kills, landed
+
+def test_fault_comparison_sees_leftovers_and_changes(tmp_path):
+    "The harness's folder comparison is not blind: it ignores timings and the folder's path, and nothing else."
+    ref, run = tmp_path/'ref', tmp_path/'run'
+    for d in (ref, run):
+        (d/'predictions').mkdir(parents=True)
+        (d/'model.safetensors').write_bytes(b'\0\1\2')
+        (d/'metrics.jsonl').write_text(json.dumps({'epoch': 0, 'average': 0.5, 'train_seconds': len(d.name)}) + '\n')
+        (d/'config.json').write_text(json.dumps({'model': str(d/'mlm'/'encoder')}))
+    assert faults.differences(ref, run) == []
+    (run/'predictions'/'.sst-dev-output.csv.tmp42').write_text('')
+    (run/'model.safetensors').write_bytes(b'\0\1\3')
+    (run/'metrics.jsonl').write_text(json.dumps({'epoch': 0, 'average': 0.6, 'train_seconds': 1}) + '\n')
+    assert faults.differences(ref, run) == ['only in the killed run: predictions/.sst-dev-output.csv.tmp42',
+                                            'differs: metrics.jsonl', 'differs: model.safetensors (bytes)']
