@@ -4,6 +4,10 @@
         --combiners sum pcgrad mgda --seeds 0 1 2 --out runs/compare --jobs 2
     python tools/compare.py --out runs/compare                       # only read the finished runs
 
+`--dev-subset quora-dev.csv=2000` evaluates on a fixed random 2,000 of that dev file's pairs (the same for every
+run: a data folder OUT/data links every other file of $EBERT_DATA), since the full QQP dev set (20,212 pairs)
+costs more than the training of a small run on a CPU.
+
 Each run is `ebert_train --preset P --set combiner=NAME --set seed=S ... --out OUT/NAME/seedS`, in its own
 process (`--jobs` at a time, each with OMP_NUM_THREADS = cores / jobs); a finished run (one with
 summary.json) is not trained again, so the command can be repeated after an interruption. The table has, per
@@ -12,7 +16,7 @@ duplicates), STS r, their plain average and the wall time, and the mean over see
 rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from
 `telemetry.jsonl` (only combiners that compute per-task gradients log them).
 """
-import argparse, json, os, statistics, subprocess, sys
+import argparse, json, os, random, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +33,21 @@ def train(out:Path, preset:str, combiner:str, seed:int, sets:list, scale:float, 
     if r.returncode: return f'{out}: FAILED ({r.returncode}): {r.stderr.strip().splitlines()[-1:]}'
     return f'{out}: done'
 
+def subset_data(src:Path, dst:Path, subsets:dict) -> Path:
+    "A data folder `dst` linking every file of `src` but with `n` random data lines (seed 0) of each subset file."
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.name in subsets or (dst/f.name).exists(): continue
+        (dst/f.name).symlink_to(f.resolve())
+    for name, n in subsets.items():
+        head, *rows = (src/name).read_text(encoding='utf-8').splitlines(keepends=True)  # one record per line
+        if not 0 < n <= len(rows): raise SystemExit(f'--dev-subset {name}={n}: the file has {len(rows)} data lines')
+        keep = sorted(random.Random(0).sample(range(len(rows)), n))
+        text = head + ''.join(rows[i] for i in keep)
+        if not (dst/name).is_file() or (dst/name).read_text(encoding='utf-8') != text:
+            (dst/name).write_text(text, encoding='utf-8')
+    return dst
+
 def telemetry_means(run:Path) -> dict:
     "Mean over the run's logged steps of every `conflict/a-b` and `cos/a-b`."
     f = run/'telemetry.jsonl'
@@ -39,7 +58,7 @@ def telemetry_means(run:Path) -> dict:
 def summarise(root:Path) -> str:
     "The markdown table of every finished run under `root/COMBINER/seedS`."
     lines, found = [], {}
-    for comb in sorted(p for p in root.iterdir() if p.is_dir()):
+    for comb in sorted(p for p in root.iterdir() if p.is_dir() and p.name != 'data'):
         runs = [r for r in sorted(comb.glob('seed*')) if (r/'summary.json').is_file()]
         if runs: found[comb.name] = runs
     tele = {c: [telemetry_means(r) for r in runs] for c, runs in found.items()}
@@ -72,8 +91,14 @@ def main():
     p.add_argument('--scale', type=float, default=1.0)
     p.add_argument('--out', required=True)
     p.add_argument('--jobs', type=int, default=1)
+    p.add_argument('--dev-subset', nargs='*', default=[], metavar='FILE=N',
+                   help='evaluate on a fixed random N data lines of this dev file of $EBERT_DATA')
     a = p.parse_args()
     root = Path(a.out)
+    if a.dev_subset:
+        sub = {k: int(v) for k, v in (x.split('=', 1) for x in a.dev_subset)}
+        src = Path(os.environ.get('EBERT_DATA', '../shared/data'))
+        os.environ['EBERT_DATA'] = str(subset_data(src, root/'data', sub))
     todo = [(root/c/f'seed{s}', c, s) for s in a.seeds for c in a.combiners]
     threads = max(1, (os.cpu_count() or 1) // a.jobs)
     with ThreadPoolExecutor(a.jobs) as ex:
