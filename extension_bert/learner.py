@@ -160,7 +160,7 @@ def release_lock(folder:Path, fd:int|None):
     except FileNotFoundError: pass
     os.close(fd)
 
-# %% ../nbs/04a_learner.ipynb #7d606e04
+# %% ../nbs/04a_learner.ipynb #beeb04cb
 _held = {}  # run folder -> the lock this process holds on it
 
 @contextmanager
@@ -168,6 +168,7 @@ def run_lock(folder:str|Path):
     "Hold `folder`'s lock in the block (the main process takes it; every process raises its refusal)."
     folder = Path(folder).resolve()
     mine, err = is_main() and folder not in _held, None
+    created = [d for d in (folder, *folder.parents) if not d.exists()]  # by `take_lock`, innermost first
     if mine:
         try: _held[folder] = take_lock(folder)
         except ValueError as e: err = str(e)
@@ -175,7 +176,11 @@ def run_lock(folder:str|Path):
     if err: raise ValueError(err)
     try: yield folder
     finally:
-        if mine: release_lock(folder, _held.pop(folder))
+        if mine:
+            release_lock(folder, _held.pop(folder))
+            for d in created:
+                try: d.rmdir()
+                except OSError: break  # not empty: the run wrote something
 
 # %% ../nbs/04a_learner.ipynb #3b1fae65
 def optimizer_to_files(opt:torch.optim.Optimizer) -> tuple:
