@@ -157,11 +157,23 @@ def launch(nproc:int, target:str, log:Path, args:list, timeout:float=600) -> int
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         raise SystemExit(f'a launch ran past {timeout} s (target {target!r})')
-    if p.returncode == -signal.SIGKILL:
-        try: os.killpg(p.pid, signal.SIGKILL)  # workers of torchrun, if any outlived it
-        except ProcessLookupError: pass
+    if p.returncode == -signal.SIGKILL: wait_gone(log)  # torchrun's workers may outlive it by a moment
     elif p.returncode: raise SystemExit(f'ebert_train failed ({p.returncode}) at target {target!r}:\n{err[-3000:]}')
     return p.returncode
+
+def wait_gone(log:Path, timeout:float=60):
+    "Wait until no live process of a launch (one with `FAULTS_LOG=log` in its environment) is left."
+    mark, t0 = f'FAULTS_LOG={log}'.encode(), time.time()
+    def alive():
+        for d in os.listdir('/proc'):
+            try:
+                if d.isdigit() and mark in Path(f'/proc/{d}/environ').read_bytes().split(b'\0') and \
+                   Path(f'/proc/{d}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z': return True
+            except OSError: pass
+        return False
+    while alive():
+        if time.time() - t0 > timeout: raise SystemExit(f'processes of a killed launch still alive after {timeout} s')
+        time.sleep(0.05)
 
 def draw(moments:list, n:int, rng:random.Random) -> list:
     """`n` distinct moments in run order, at least one of every kind and one in every stage; with `n` at least the
