@@ -191,7 +191,7 @@ def watch_model(meter:Meter, model:MultitaskBert) -> list:
     count = partial(encoder_flops, bert.config, pooler_backward=model.encoder.pooling == 'cls')
     return [meter.watch(bert, flops=count), *meter.watch_linears(model.heads)]
 
-# %% ../nbs/07a_bench.ipynb #d2417696
+# %% ../nbs/07a_bench.ipynb #818653d3
 def train_row(wins:list, mem:PeakMemory|None=None) -> dict:
     "A table row from timed windows: median examples/s, spread, tokens per example, padding, memory."
     rates = [w['examples'] / w['seconds'] for w in wins]
@@ -206,11 +206,12 @@ def train_row(wins:list, mem:PeakMemory|None=None) -> dict:
                 flop_per_s=statistics.median(w['flops'] / w['seconds'] for w in wins) if flops else None)
 
 def bench_ours(cfg:TrainConfig, bert:Bert, tokenizer, train_sets:dict, steps:int, repeats:int, warmup:int=2,
-               device=None) -> tuple:
+               device=None, unpad:str='auto') -> tuple: # unpad: `Bert.unpad` (a name in `UNPAD_MODES`)
     "Time `warmup + steps * repeats` steps of our training loop: `(row, learner)`."
     meter = Meter()
     clock = StepClock(meter, warmup + steps * repeats)
     learn = bench_learner(cfg, bert, tokenizer, train_sets, device, cbs=[clock])
+    learn.model.encoder.bert.unpad = unpad
     # enough epochs for the steps (the schedule is unchanged)
     epochs = max(learn.cfg.epochs, math.ceil(clock.total / len(learn.sampler)))
     learn.cfg = replace(learn.cfg, epochs=epochs)
@@ -332,8 +333,8 @@ def eval_ours(learn:Learner, tokenizer, dev_sets:dict, cfg:TrainConfig) -> dict:
     hook.remove()
     return eval_row([{**w, 'examples': sum(len(ds) for ds in dev_sets.values())}])
 
-# %% ../nbs/07a_bench.ipynb #c0ada172
-ROW_NAMES = dict(ours_sum='ours, sum', ours_pcgrad='ours, pcgrad',
+# %% ../nbs/07a_bench.ipynb #20797259
+ROW_NAMES = dict(ours_sum='ours, sum', ours_padded='ours, sum, padding kept', ours_pcgrad='ours, pcgrad',
                  trainer_pad128='Trainer, pad 128 (run_glue)',
                  trainer_dynamic='Trainer, dynamic + group_by_length',
                  eval_ours='eval: ours, predict_tasks', eval_trainer_pad128='eval: Trainer.predict, pad 128',
@@ -437,11 +438,12 @@ def _note(msg:str, t0:float):
     "A progress line on stderr with the seconds since `t0`."
     print(f'[{time.time() - t0:6.1f} s] {msg}', file=sys.stderr, flush=True)
 
-# %% ../nbs/07a_bench.ipynb #bb80ff1e
+# %% ../nbs/07a_bench.ipynb #2a82cf32
 def measure_rows(cfg:TrainConfig, tokenizer, folder:Path, train_sets:dict, dev_sets:dict|None,
                  device:torch.device, random:BertConfig|None=None, padded_eval_n:int=256, t0:float=0.0,
                  combiners:tuple=(), # combiners to time besides sum and pcgrad
                  profile:bool=True, # also `step_profile` the sum and PCGrad learners, `steps` steps each
+                 padded:bool=True, # also time the sum step with the padding kept (`Bert.unpad='off'`)
                  **kw, # steps, repeats, warmup
                 ) -> tuple:
     "One round, each run after the last freed: `(rows, profiles)` of ours (sum, PCGrad...), the `Trainer`'s."
@@ -450,16 +452,19 @@ def measure_rows(cfg:TrainConfig, tokenizer, folder:Path, train_sets:dict, dev_s
         torch.manual_seed(cfg.seed)
         return Bert(random) if random else load_pretrained(cfg.model)[0]
     rows, profiles = {}, {}
-    for comb in ('sum', 'pcgrad', *[c for c in combiners if c not in ('sum', 'pcgrad')]):
-        _note(f'ours, {comb}', t0)
+    runs = [('sum', 'sum', 'auto'), *([('padded', 'sum', 'off')] if padded else []),  # (row, combiner, unpad)
+            ('pcgrad', 'pcgrad', 'auto'), *[(c, c, 'auto') for c in combiners if c not in ('sum', 'pcgrad')]]
+    for key, comb, unpad in runs:
+        _note(f'ours, {key}', t0)
         ccfg = replace(cfg, combiner=comb)
-        rows[f'ours_{comb}'], learn = bench_ours(ccfg, encoder(), tokenizer, train_sets, device=device, **kw)
-        if dev_sets and comb == 'sum':
+        rows[f'ours_{key}'], learn = bench_ours(ccfg, encoder(), tokenizer, train_sets, device=device,
+                                                unpad=unpad, **kw)
+        if dev_sets and key == 'sum':
             _note('eval: ours', t0)
             rows['eval_ours'] = eval_ours(learn, tokenizer, dev_sets, cfg)
-        if profile and comb in ('sum', 'pcgrad'):
-            _note(f'profile: ours, {comb}', t0)
-            profiles[f'ours, {comb}'] = step_profile(learn, kw['steps'])
+        if profile and key in ('sum', 'pcgrad'):
+            _note(f'profile: ours, {key}', t0)
+            profiles[f'ours, {key}'] = step_profile(learn, kw['steps'])
         del learn
         release_memory()
     for padded, key in ((True, 'pad128'), (False, 'dynamic')):
@@ -471,7 +476,7 @@ def measure_rows(cfg:TrainConfig, tokenizer, folder:Path, train_sets:dict, dev_s
         release_memory()
     return rows, profiles
 
-# %% ../nbs/07a_bench.ipynb #d1e8b88b
+# %% ../nbs/07a_bench.ipynb #25ef6598
 def run_bench(cfg:TrainConfig, steps:int=5, repeats:int=3, warmup:int=2, evaluate:bool=True, device=None,
               random:str|None=None, # a `RANDOM_CONFIGS` shape: random weights on both sides
               data_dir=None,
@@ -482,6 +487,7 @@ def run_bench(cfg:TrainConfig, steps:int=5, repeats:int=3, warmup:int=2, evaluat
               combiners:tuple=(), # names in `COMBINERS` to time besides sum and pcgrad
               peak_n:int|None=None, # side of the peak's matrix product (None: `matmul_peak`'s; 0: no peak)
               profile:bool=True, # also profile the sum and PCGrad steps (`step_profile`)
+              padded:bool=True, # also time the sum step with the padding kept (`padded_over_sum`)
              ) -> dict:
     "Measure every row; return `dict(settings, machine, rows, ratios, profiles, earlier_rounds)`."
     t0, device = time.time(), torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -499,7 +505,7 @@ def run_bench(cfg:TrainConfig, steps:int=5, repeats:int=3, warmup:int=2, evaluat
         machine['matmul'] = matmul_peak(device, step_dtype(device, cfg.amp), peak_n)
     kw = dict(steps=steps, repeats=repeats, warmup=warmup)
     done = [measure_rows(cfg, tokenizer, folder, train_sets, dev_sets, device, rcfg, padded_eval_n, t0,
-                         tuple(combiners), profile, **kw) for _ in range(rounds)]
+                         tuple(combiners), profile, padded, **kw) for _ in range(rounds)]
     machine.update(load_after=os.getloadavg(), seconds=round(time.time() - t0, 1))
     settings = dict(model=random or str(cfg.model or 'all-MiniLM-L6-v2'), batch_size=cfg.batch_size,
                     eval_batch_size=cfg.eval_batch_size, amp=cfg.amp, tasks=cfg.tasks, train_n=train_n,
@@ -527,7 +533,7 @@ def report(res:dict) -> str:
     if res.get('profiles'): body += [format_profile(res['profiles']), '']
     return '\n'.join(head + body + [ratio_line(res['ratios'])])
 
-# %% ../nbs/07a_bench.ipynb #67b07368
+# %% ../nbs/07a_bench.ipynb #8171efd4
 def ebert_bench(argv=None):
     "Our training and evaluation against the Hugging Face `Trainer`; the last printed line is the ratios."
     what = 'Training and evaluation throughput: ours vs the Hugging Face Trainer recipe.'
@@ -558,6 +564,8 @@ def ebert_bench(argv=None):
                         'on the CPU, 8192 on CUDA; 0: skip, MFU prints nan)')
     p.add_argument('--profile', action=argparse.BooleanOptionalAction, default=True,
                    help='also profile the sum and PCGrad steps (where the time goes)')
+    p.add_argument('--padded', action=argparse.BooleanOptionalAction, default=True,
+                   help='also time the sum step with the padding kept (padded_over_sum)')
     p.add_argument('--device', help='cpu or cuda (default: cuda if available)')
     p.add_argument('--random-weights', choices=list(RANDOM_CONFIGS),
                    help='random weights of this shape on both sides instead of the MiniLM')
@@ -573,7 +581,8 @@ def ebert_bench(argv=None):
             raise ValueError('--steps, --repeats, --warmup and --rounds must be at least 1')
         if a.peak_n is not None and a.peak_n < 0: raise ValueError('--peak-n must be 0 or more')
         res = run_bench(cfg, a.steps, a.repeats, a.warmup, a.eval, a.device, a.random_weights, a.data_dir,
-                        a.train_n, a.eval_n, a.padded_eval_n, a.rounds, combiners, a.peak_n, a.profile)
+                        a.train_n, a.eval_n, a.padded_eval_n, a.rounds, combiners, a.peak_n, a.profile,
+                        a.padded)
         if a.out: Path(a.out).write_text(json.dumps(res, indent=1))
         print(report(res))
     fail_cleanly('ebert_bench', main)

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'BertConfig', 'BertEmbeddings', 'BertSelfAttention', 'BertOutput', 'BertAttention',
-           'BertIntermediate', 'BertLayer', 'BertEncoder', 'BertPooler', 'Bert', 'load_bert_state',
+__all__ = ['UNPAD_MODES', 'DEFAULT_MODEL', 'BertConfig', 'BertEmbeddings', 'Unpad', 'BertSelfAttention', 'BertOutput',
+           'BertAttention', 'BertIntermediate', 'BertLayer', 'BertEncoder', 'BertPooler', 'Bert', 'load_bert_state',
            'resolve_checkpoint', 'read_weights', 'load_pretrained']
 
 # %% ../nbs/01_bert.ipynb #562288f5
@@ -70,7 +70,20 @@ class BertEmbeddings(nn.Module):
         x = x + (types.weight[0] if token_type_ids is None else types(token_type_ids))
         return self.dropout(self.LayerNorm(x))
 
-# %% ../nbs/01_bert.ipynb #198aade4
+# %% ../nbs/01_bert.ipynb #27d446f2
+UNPAD_MODES = ('auto', 'on', 'off')  # `Bert.unpad`: 'auto' unpads batches with padding except on CUDA
+
+class Unpad:
+    "The real tokens of a padded batch: `gather` `(B, T, ...)` -> `(N, ...)`, `scatter` back, zeros between."
+    def __init__(self, attention_mask:torch.Tensor): # (B, T), 1/True for real tokens
+        self.B, self.T = attention_mask.shape
+        self.idx = attention_mask.flatten().nonzero().squeeze(1)  # (N,) positions in the flattened batch
+    def gather(self, x): return x.flatten(0, 1).index_select(0, self.idx)
+    def scatter(self, x):
+        out = x.new_zeros(self.B * self.T, *x.shape[1:]).index_copy(0, self.idx, x)
+        return out.view(self.B, self.T, *x.shape[1:])
+
+# %% ../nbs/01_bert.ipynb #9ed45e6e
 class BertSelfAttention(nn.Module):
     "Multi-head scaled dot-product attention over the whole sequence."
     def __init__(self, config:BertConfig):
@@ -82,14 +95,19 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, x, mask=None):  # x (B, T, H), mask (B, 1, 1, T) bool or None
-        B, T, H = x.shape
-        def split(t): return t.view(B, T, self.n_head, H // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+    def forward(self, x, # (B, T, H), or (N, H): the real tokens only when `pad` is given
+                mask=None, # (B, 1, 1, T) bool, or None
+                pad:Unpad|None=None): # where `x`'s rows sit in the padded batch
+        B, T = (pad.B, pad.T) if pad else x.shape[:2]
+        H = x.shape[-1]
+        def split(t): # (B, nh, T, hs)
+            return (pad.scatter(t) if pad else t).view(B, T, self.n_head, H // self.n_head).transpose(1, 2)
         y = F.scaled_dot_product_attention(split(self.query(x)), split(self.key(x)), split(self.value(x)),
                                            attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
-        return y.transpose(1, 2).reshape(B, T, H)  # (B, T, H)
+        y = y.transpose(1, 2).reshape(B, T, H)  # (B, T, H)
+        return pad.gather(y) if pad else y
 
-# %% ../nbs/01_bert.ipynb #492fd6a4
+# %% ../nbs/01_bert.ipynb #a27f99f8
 class BertOutput(nn.Module):
     "Project, drop out, add the residual, normalise: `LayerNorm(residual + dropout(dense(x)))`."
     def __init__(self, config:BertConfig, d_in:int):
@@ -107,9 +125,9 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertOutput(config, config.hidden_size)
 
-    def forward(self, x, mask=None): return self.output(self.self(x, mask), x)
+    def forward(self, x, mask=None, pad=None): return self.output(self.self(x, mask, pad), x)
 
-# %% ../nbs/01_bert.ipynb #af1cc0fb
+# %% ../nbs/01_bert.ipynb #74d1a877
 class BertIntermediate(nn.Module):
     "The feed-forward expansion: `gelu(dense(x))`."
     def __init__(self, config:BertConfig):
@@ -126,8 +144,8 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config, config.intermediate_size)
 
-    def forward(self, x, mask=None):
-        x = self.attention(x, mask)
+    def forward(self, x, mask=None, pad=None):
+        x = self.attention(x, mask, pad)
         return self.output(self.intermediate(x), x)
 
 class BertEncoder(nn.Module):
@@ -136,8 +154,8 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, x, mask=None):
-        for layer in self.layer: x = layer(x, mask)
+    def forward(self, x, mask=None, pad=None):
+        for layer in self.layer: x = layer(x, mask, pad)
         return x
 
 # %% ../nbs/01_bert.ipynb #830a8a13
@@ -149,7 +167,7 @@ class BertPooler(nn.Module):
 
     def forward(self, h): return torch.tanh(self.dense(h[:, 0]))
 
-# %% ../nbs/01_bert.ipynb #b818fb79
+# %% ../nbs/01_bert.ipynb #7c8a0b1e
 class Bert(nn.Module):
     "The BERT encoder: `model(input_ids, attention_mask)` -> `(last hidden states (B, T, H), pooled (B, H))`."
     def __init__(self, config:BertConfig):
@@ -158,6 +176,7 @@ class Bert(nn.Module):
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config)
+        self.unpad = 'auto' # a name in `UNPAD_MODES`: run the layers on the real tokens only (`Unpad`)
         self.apply(self._init_weights)
 
     def _init_weights(self, m):
@@ -172,8 +191,18 @@ class Bert(nn.Module):
                 attention_mask=None,      # (B, T), 1/True for real tokens; None when nothing is padded
                 token_type_ids=None):     # (B, T) segment ids; None means all 0
         mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T)
-        h = self.encoder(self.embeddings(input_ids, token_type_ids), mask)
+        pad = self._unpad(attention_mask)
+        x = self.embeddings(input_ids, token_type_ids)
+        h = self.encoder(pad.gather(x) if pad else x, mask, pad)
+        h = pad.scatter(h) if pad else h
         return h, self.pooler(h)
+
+    def _unpad(self, attention_mask) -> Unpad|None:
+        "An `Unpad` of the batch if it has padding and `self.unpad` asks for one ('auto': not on CUDA)."
+        if attention_mask is None or self.unpad == 'off' or (self.unpad == 'auto' and attention_mask.is_cuda):
+            return None
+        m = attention_mask.bool()
+        return None if m.all() else Unpad(m)
 
 # %% ../nbs/01_bert.ipynb #1be4ba19
 def _normalise_key(k:str) -> str:

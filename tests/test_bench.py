@@ -9,7 +9,7 @@ from extension_bert.bert import Bert, BertConfig
 
 BIN = Path(sys.executable).parent
 RATIOS = (r'ratios: vs_run_glue=\d+\.\d\d vs_trainer=\d+\.\d\d pcgrad_over_sum=\d+\.\d\d eval_vs_trainer=\d+\.\d\d '
-          r'mfu_sum=\d\.\d{3} mfu_pcgrad=\d\.\d{3}')
+          r'mfu_sum=\d\.\d{3} mfu_pcgrad=\d\.\d{3} padded_over_sum=\d+\.\d\d')
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}  # tiny sizes: one thread is faster and kinder to a shared machine
 TINY = ['--random-weights', 'tiny', '--steps', '2', '--repeats', '2', '--warmup', '1', '--batch-size', '4', '--train-n', '64']
 
@@ -21,8 +21,8 @@ def test_bench_prints_table_and_ratios(tmp_path):
     lines = r.stdout.strip().splitlines()
     assert re.fullmatch(RATIOS, lines[-1]), lines[-1]
     res = json.loads(out.read_text())
-    assert set(res['rows']) == {'ours_sum', 'ours_pcgrad', 'trainer_pad128', 'trainer_dynamic', 'eval_ours', 'eval_trainer_pad128', 'eval_trainer_dynamic'}
-    assert all(res['rows'][k]['examples'] == 2 * 4 * 3 for k in ('ours_sum', 'ours_pcgrad', 'trainer_pad128', 'trainer_dynamic'))
+    assert set(res['rows']) == {'ours_sum', 'ours_padded', 'ours_pcgrad', 'trainer_pad128', 'trainer_dynamic', 'eval_ours', 'eval_trainer_pad128', 'eval_trainer_dynamic'}
+    assert all(res['rows'][k]['examples'] == 2 * 4 * 3 for k in ('ours_sum', 'ours_padded', 'ours_pcgrad', 'trainer_pad128', 'trainer_dynamic'))
     assert res['rows']['eval_ours']['examples'] == res['rows']['eval_trainer_dynamic']['examples'] == 3 * 16
     assert res['rows']['trainer_pad128']['tok_per_ex'] == 128
     # MFU: our rows' model FLOP/s over the measured float32 peak of 256x256 products
@@ -36,16 +36,21 @@ def test_bench_prints_table_and_ratios(tmp_path):
         linear = 3 * 2 * 2 * (4 * 32 * 32 + 2 * 32 * 64) * row['tok_per_ex'] * (1 - row['pad'])
         assert linear < row['flop_per_ex'] < 1.5 * linear, (row['flop_per_ex'], linear)
     assert res['rows']['trainer_dynamic']['flop_per_s'] is None  # only our rows are counted
+    # the padding-kept row runs the very same batches: same tokens, same model FLOPs (counted over real tokens)
+    kept, ours = res['rows']['ours_padded'], res['rows']['ours_sum']
+    assert kept['tok_per_ex'] == ours['tok_per_ex'] and kept['pad'] == ours['pad'] > 0
+    assert math.isclose(kept['flop_per_ex'], ours['flop_per_ex'])
+    assert math.isclose(res['ratios']['padded_over_sum'], ours['ex_per_s'] / kept['ex_per_s'])
     assert set(res['profiles']) == {'ours, sum', 'ours, pcgrad'}
     assert [l.split()[0] for l in lines if l.startswith(('phase', 'outside'))] == ['phase', 'outside']
 
 def test_bench_without_eval_and_bad_flags():
-    r = subprocess.run([str(BIN/'ebert_bench'), *TINY, '--no-eval', '--peak-n', '0', '--no-profile'],
+    r = subprocess.run([str(BIN/'ebert_bench'), *TINY, '--no-eval', '--peak-n', '0', '--no-profile', '--no-padded'],
                        capture_output=True, text=True, env=ENV)
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
     assert 'eval_vs_trainer=nan' in last and last.endswith('mfu_sum=nan mfu_pcgrad=nan'), last
-    assert 'phase' not in r.stdout and 'matrix-product peak' not in r.stdout
+    assert 'phase' not in r.stdout and 'matrix-product peak' not in r.stdout and 'padding kept' not in r.stdout
     r = subprocess.run([str(BIN/'ebert_bench'), '--steps', '0'], capture_output=True, text=True, env=ENV)
     assert r.returncode == 2 and 'ebert_bench: error:' in r.stderr
 

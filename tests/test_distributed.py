@@ -32,8 +32,12 @@ def train_args(ckpt, data, combiner):
 @pytest.fixture(scope='module')
 def nodrop_ckpt(tmp_path_factory):
     "conftest's tiny random BERT, with dropout 0: one process and two then compute the same function."
+    import torch
     from extension_bert.bert import Bert, BertConfig, load_pretrained
     from extension_bert.stage import save_encoder
+    # Seeded, so every run tests the same weights: CAGrad's weights grow as its radius over the norm of the chosen
+    # combination of gradients, which on an unlucky random draw turned rounding differences into 4.5e-5.
+    torch.manual_seed(0)
     bert = Bert(BertConfig.tiny(hidden_dropout_prob=0., attention_probs_dropout_prob=0.))
     return save_encoder(tmp_path_factory.mktemp('tiny-bert')/'ckpt', bert, load_pretrained()[1])
 
