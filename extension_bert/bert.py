@@ -70,8 +70,8 @@ class BertEmbeddings(nn.Module):
         x = x + (types.weight[0] if token_type_ids is None else types(token_type_ids))
         return self.dropout(self.LayerNorm(x))
 
-# %% ../nbs/01_bert.ipynb #27d446f2
-UNPAD_MODES = ('auto', 'on', 'off')  # `Bert.unpad`: 'auto' unpads batches with padding except on CUDA
+# %% ../nbs/01_bert.ipynb #58601a69
+UNPAD_MODES = ('off', 'auto', 'on')  # `Bert.unpad`: 'auto' unpads batches with padding except on CUDA
 
 class Unpad:
     "The real tokens of a padded batch: `gather` `(B, T, ...)` -> `(N, ...)`, `scatter` back, zeros between."
@@ -167,7 +167,7 @@ class BertPooler(nn.Module):
 
     def forward(self, h): return torch.tanh(self.dense(h[:, 0]))
 
-# %% ../nbs/01_bert.ipynb #7c8a0b1e
+# %% ../nbs/01_bert.ipynb #5cbf6e01
 class Bert(nn.Module):
     "The BERT encoder: `model(input_ids, attention_mask)` -> `(last hidden states (B, T, H), pooled (B, H))`."
     def __init__(self, config:BertConfig):
@@ -176,7 +176,7 @@ class Bert(nn.Module):
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config)
-        self.unpad = 'auto' # a name in `UNPAD_MODES`: run the layers on the real tokens only (`Unpad`)
+        self.unpad = 'off' # a name in `UNPAD_MODES`: run the layers on the real tokens only (`Unpad`)
         self.apply(self._init_weights)
 
     def _init_weights(self, m):
