@@ -167,7 +167,7 @@ class BertPooler(nn.Module):
 
     def forward(self, h): return torch.tanh(self.dense(h[:, 0]))
 
-# %% ../nbs/01_bert.ipynb #5cbf6e01
+# %% ../nbs/01_bert.ipynb #52ac169f
 class Bert(nn.Module):
     "The BERT encoder: `model(input_ids, attention_mask)` -> `(last hidden states (B, T, H), pooled (B, H))`."
     def __init__(self, config:BertConfig):
@@ -199,6 +199,8 @@ class Bert(nn.Module):
 
     def _unpad(self, attention_mask) -> Unpad|None:
         "An `Unpad` of the batch if it has padding and `self.unpad` asks for one ('auto': not on CUDA)."
+        if self.unpad not in UNPAD_MODES:
+            raise ValueError(f'unpad must be one of {UNPAD_MODES}, not {self.unpad!r}')
         if attention_mask is None or self.unpad == 'off' or (self.unpad == 'auto' and attention_mask.is_cuda):
             return None
         m = attention_mask.bool()
