@@ -158,7 +158,9 @@ def launch(nproc:int, target:str, log:Path, args:list, timeout:float=600) -> int
         os.killpg(p.pid, signal.SIGKILL)
         raise SystemExit(f'a launch ran past {timeout} s (target {target!r})')
     if p.returncode == -signal.SIGKILL: wait_gone(log)  # torchrun's workers may outlive it by a moment
-    elif p.returncode: raise SystemExit(f'ebert_train failed ({p.returncode}) at target {target!r}:\n{err[-3000:]}')
+    elif p.returncode:  # the one-line errors first: under torchrun the other process's traceback follows them
+        said = '\n'.join(l for l in err.splitlines() if ': error: ' in l)
+        raise SystemExit(f'ebert_train failed ({p.returncode}) at target {target!r}:\n{said}\n{err[-3000:]}')
     return p.returncode
 
 def wait_gone(log:Path, timeout:float=60):
