@@ -9,8 +9,8 @@ from .bert import Bert
 
 # %% auto #0
 __all__ = ['POOLINGS', 'PAIR_MODES', 'STS_MODES', 'COSINE_LOSSES', 'mean_pool', 'pool_cls', 'pool_mean', 'SentenceEncoder',
-           'stack_pair', 'pair_batch', 'TaskHead', 'SentimentHead', 'PairHead', 'cosent_loss', 'CosineHead',
-           'MultitaskBert', 'build_heads']
+           'stack_pair', 'pair_batch', 'TaskHead', 'SentimentHead', 'emd2_loss', 'PairHead', 'cosent_loss',
+           'CosineHead', 'MultitaskBert', 'build_heads']
 
 # %% ../nbs/02_heads.ipynb #d852a277
 def mean_pool(h:torch.Tensor, # (B, T, H) hidden states
@@ -91,18 +91,31 @@ class TaskHead(nn.Module):
         "The prediction in the task's own units."
         raise NotImplementedError
 
-# %% ../nbs/02_heads.ipynb #dd72ffb2
+# %% ../nbs/02_heads.ipynb #fafd2d5e
 class SentimentHead(TaskHead):
-    "SST: dropout + linear over the sentence vector; cross-entropy over `n_classes`."
+    "SST: dropout + linear over the sentence vector; cross-entropy over `n_classes` (+ `emd` × `emd2_loss`)."
     mode = 'single'
-    def __init__(self, hidden:int, n_classes:int=5, dropout:float=0.3):
+    def __init__(self, hidden:int, n_classes:int=5, dropout:float=0.3,
+                 emd:float=0.0, # weight of the ordinal term `emd2_loss` beside the cross-entropy (0: off)
+                ):
         super().__init__()
-        self.dropout, self.out = nn.Dropout(dropout), nn.Linear(hidden, n_classes)
+        self.dropout, self.out, self.emd = nn.Dropout(dropout), nn.Linear(hidden, n_classes), emd
     def score(self, u): return self.out(self.dropout(u))  # (B, n_classes)
     def forward(self, encoder, batch):
         return self.score(encoder(batch['input_ids'], batch.get('attention_mask')))
-    def loss(self, out, labels): return F.cross_entropy(out, labels)
+    def loss(self, out, labels):
+        ce = F.cross_entropy(out, labels)
+        return ce + self.emd * emd2_loss(out, labels) if self.emd else ce
     def predict(self, out): return out.argmax(-1)
+
+# %% ../nbs/02_heads.ipynb #418a5c25
+def emd2_loss(logits:torch.Tensor, # (B, C) scores of C ordered classes
+              labels:torch.Tensor, # (B,) gold classes
+             ) -> torch.Tensor:
+    "Mean over the batch of the squared earth mover's distance between softmax(`logits`) and the gold class."
+    cdf = logits.float().softmax(-1).cumsum(-1)
+    gold = (torch.arange(logits.shape[-1], device=logits.device) >= labels[:, None]).float()
+    return ((cdf - gold) ** 2).sum(-1).mean()
 
 # %% ../nbs/02_heads.ipynb #d5d5c63a
 class PairHead(TaskHead):
@@ -194,13 +207,14 @@ class MultitaskBert(nn.Module):
         return self.heads[task].loss(out, labels)
     def shared_parameters(self) -> list: return [p for p in self.encoder.parameters() if p.requires_grad]
 
-# %% ../nbs/02_heads.ipynb #bd7ab65f
+# %% ../nbs/02_heads.ipynb #1a8a44f5
 def build_heads(hidden:int, # encoder width
                 qqp_mode:str='siamese', # one of `PAIR_MODES`
                 sts_mode:str='siamese', # one of `STS_MODES`
                 dropout:float=0.3, pad_id:int=0, tasks=('sst', 'qqp', 'sts'),
                 sts_loss:str='mse', # cosine mode: a name in `COSINE_LOSSES`
                 sts_project:bool=False, sts_clip:bool=False, # cosine mode: see `CosineHead`
+                sst_emd:float=0.0, # weight of SST's ordinal loss term (`SentimentHead`)
                ) -> dict:
     "The SST, QQP and STS heads for the chosen pair modes."
     if qqp_mode not in PAIR_MODES: raise ValueError(f'qqp_mode must be one of {PAIR_MODES}, not {qqp_mode!r}')
@@ -208,7 +222,7 @@ def build_heads(hidden:int, # encoder width
     def sts():
         if sts_mode == 'cosine': return CosineHead(hidden, 5.0, pad_id, sts_loss, sts_project, sts_clip)
         return PairHead(hidden, 'regression', sts_mode, dropout, pad_id, center=2.5)
-    make = dict(sst=lambda: SentimentHead(hidden, 5, dropout),
+    make = dict(sst=lambda: SentimentHead(hidden, 5, dropout, sst_emd),
                 qqp=lambda: PairHead(hidden, 'binary', qqp_mode, dropout, pad_id), sts=sts)
     unknown = set(tasks) - set(make)
     if unknown: raise ValueError(f'no standard head for task(s) {sorted(unknown)}')

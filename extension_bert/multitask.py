@@ -27,7 +27,7 @@ from .mlm import MlmTaskHead, task_sentences
 __all__ = ['TrainConfig', 'build_model', 'eval_kw', 'make_sampler', 'warm_heads', 'with_phrases', 'multitask_parts',
            'make_learner', 'MultitaskStage', 'write_split', 'train', 'load_run']
 
-# %% ../nbs/07_multitask.ipynb #21a4524c
+# %% ../nbs/07_multitask.ipynb #690b943d
 @dataclass
 class TrainConfig(StageConfig):
     "Every setting of a multitask run (the shared ones: `StageConfig`)."
@@ -53,6 +53,7 @@ class TrainConfig(StageConfig):
     head_warmup_epochs:int = 30    # passes over those cached vectors
     group:int = 50                 # batches per length-sorted window (`group_by_length`); 0: random batches
     sst_phrases:int = 0            # labelled phrases of SST's train trees added to its sentences (-1: all)
+    sst_emd:float = 0.0            # weight of SST's ordinal loss term, squared EMD (`SentimentHead`); 0: off
     phrase_min_words:int = 3       # only phrases of at least this many words
     mlm_tasks:list = field(default_factory=list) # also masked LM, as a task named 'mlm', on the train
                                    # sentences of these datasets (e.g. ['sst', 'sts']); empty: off
@@ -60,12 +61,12 @@ class TrainConfig(StageConfig):
     CHOICES = {**StageConfig.CHOICES, 'pooling': POOLINGS, 'qqp_mode': PAIR_MODES, 'sts_mode': STS_MODES,
                'sts_loss': COSINE_LOSSES, 'combiner': COMBINERS, 'sampler': SAMPLERS}
 
-# %% ../nbs/07_multitask.ipynb #2dedef7b
+# %% ../nbs/07_multitask.ipynb #9dc4232e
 def build_model(cfg:TrainConfig, bert:Bert, pad_id:int,
                 tokenizer=None) -> MultitaskBert: # needed with `mlm_tasks` (its special and [MASK] ids)
     "The `MultitaskBert` a config describes, around `bert`."
     heads = build_heads(bert.config.hidden_size, cfg.qqp_mode, cfg.sts_mode, cfg.dropout, pad_id,
-                        tuple(cfg.tasks), cfg.sts_loss, cfg.sts_project, cfg.sts_clip)
+                        tuple(cfg.tasks), cfg.sts_loss, cfg.sts_project, cfg.sts_clip, cfg.sst_emd)
     if cfg.mlm_tasks:
         if tokenizer is None: raise ValueError('mlm_tasks: build_model needs the tokenizer')
         heads['mlm'] = MlmTaskHead(bert, tokenizer.all_special_ids, tokenizer.mask_token_id, cfg.mlm_prob)
