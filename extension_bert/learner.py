@@ -28,7 +28,7 @@ __all__ = ['MANIFEST', 'LOCK', 'NONFINITE', 'FIELD_TYPES', 'file_sha256', 'read_
            'run_lock', 'optimizer_to_files', 'optimizer_from_files', 'rng_state', 'set_rng_state', 'CancelFitException',
            'Callback', 'StageConfig', 'check_choices', 'apply_settings', 'param_groups', 'warmup_linear',
            'layer_scales', 'Learner', 'no_gather', 'shard_gather', 'NonFiniteError', 'find_checkpoint', 'clear_logs',
-           'clear_temporary', 'truncate_jsonl', 'epoch_means', 'TelemetryCB', 'ProgressCB']
+           'clear_temporary', 'resume_point', 'truncate_jsonl', 'epoch_means', 'TelemetryCB', 'ProgressCB']
 
 # %% ../nbs/04a_learner.ipynb #efc43b1a
 MANIFEST = 'manifest.json'  # a folder's record of its files: {"files": {name: {"bytes": n, "sha256": hex}}}
@@ -467,12 +467,12 @@ def averaged(self:Learner):
     try: yield self.model
     finally: swap()
 
-# %% ../nbs/04a_learner.ipynb #50b936c9
+# %% ../nbs/04a_learner.ipynb #21a3784b
 @patch
 def fit(self:Learner, resume:bool=False):
     "Train for the remaining epochs; with `resume`, continue from `out/checkpoint` if there is one."
     with run_lock(self.out) if self.out else nullcontext():  # one writer per run folder
-        if resume and self.out and find_checkpoint(self.out): self.load_checkpoint()
+        if resume and self.out and resume_point(self.out): self.load_checkpoint()
         else:
             if self.out and self.main: clear_logs(self.out)
             torch.manual_seed(self.cfg.seed + self.rank)  # each process its own dropout masks
@@ -519,7 +519,7 @@ def best_row(self:Learner) -> dict:
     "The history row of the best epoch (the first one with the best score)."
     return max(self.history, key=lambda r: r.get('average', r['epoch']))
 
-# %% ../nbs/04a_learner.ipynb #b5cd2566
+# %% ../nbs/04a_learner.ipynb #bb10204d
 def find_checkpoint(out:Path) -> Path|None:
     "`out/checkpoint` after recovering from a crash inside `swap_dir`; None if the run has none yet."
     final, tmp, old = out/'checkpoint', out/'checkpoint.tmp', out/'checkpoint.old'
@@ -545,6 +545,16 @@ def clear_temporary(out:Path):
     "Remove the temporary files (`.NAME.tmpPID`) that `atomic_write`s of a killed process left below `out`."
     for p in Path(out).rglob('.*.tmp*'):
         if p.is_file() and re.fullmatch(r'\..+\.tmp\d+', p.name): p.unlink(missing_ok=True)
+
+def resume_point(out:Path) -> Path|None:
+    "`find_checkpoint(out)` on every process, after the main process has repaired `out` (the others wait)."
+    err = None
+    if is_main() and Path(out).exists():  # the caller holds the run folder's lock
+        try: clear_temporary(out), find_checkpoint(out)
+        except ValueError as e: err = str(e)
+    err = next((e for e in gather_objects(err) if e), None)  # every process fails alike
+    if err: raise ValueError(err)
+    return find_checkpoint(out)  # repaired: only reads now (None for a folder not there)
 
 # %% ../nbs/04a_learner.ipynb #00c2d503
 @patch
