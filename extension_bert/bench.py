@@ -28,7 +28,8 @@ __all__ = ['ROW_NAMES', 'RANDOM_CONFIGS', 'Meter', 'encoder_flops', 'step_flops'
            'add_windows', 'release_memory', 'PeakMemory', 'bench_learner', 'StepClock', 'watch_model', 'train_row',
            'bench_ours', 'glue_features', 'glue_model', 'glue_args', 'TrainerClock', 'EveryKthBatch', 'StridedTrainer',
            'bench_trainer', 'timed', 'eval_row', 'eval_ours', 'bench_ratios', 'ratio_line', 'format_table',
-           'format_mfu', 'step_profile', 'format_profile', 'measure_rows', 'run_bench', 'report', 'ebert_bench']
+           'format_mfu', 'step_profile', 'format_profile', 'measure_rows', 'run_bench', 'projection', 'report',
+           'ebert_bench']
 
 # %% ../nbs/07a_bench.ipynb #6e32481e
 class Meter:
@@ -174,13 +175,17 @@ def bench_learner(cfg:TrainConfig, bert:Bert, tokenizer, train_sets:dict, # task
     model = build_model(cfg, bert, tokenizer.pad_token_id, tokenizer)
     return make_learner(cfg, model, tokenizer, train_sets, cbs=cbs, device=device)
 
-# %% ../nbs/07a_bench.ipynb #dd2bf136
+# %% ../nbs/07a_bench.ipynb #f84d1c6e
 class StepClock(Callback):
-    "After every step, a `Meter` snapshot (after a CUDA sync); stops the fit after `total` steps."
+    "After every step, a `Meter` snapshot; stops the fit after `total` steps."
     order = 100
-    def __init__(self, meter:Meter, total:int): self.meter, self.total, self.marks = meter, total, []
+    def __init__(self, meter:Meter, total:int,
+                 sync_at:set|None=None): # steps (from 1) whose CUDA work is waited for; None: every step
+        self.meter, self.total, self.sync_at, self.marks = meter, total, sync_at, []
     def after_step(self):
-        if self.learn.device.type == 'cuda': torch.cuda.synchronize()
+        now = len(self.marks) + 1
+        if self.learn.device.type == 'cuda' and (self.sync_at is None or now in self.sync_at):
+            torch.cuda.synchronize()
         self.marks.append(self.meter.snapshot())
         if len(self.marks) >= self.total: raise CancelFitException
 
@@ -191,7 +196,7 @@ def watch_model(meter:Meter, model:MultitaskBert) -> list:
     count = partial(encoder_flops, bert.config, pooler_backward=model.encoder.pooling == 'cls')
     return [meter.watch(bert, flops=count), *meter.watch_linears(model.heads)]
 
-# %% ../nbs/07a_bench.ipynb #818653d3
+# %% ../nbs/07a_bench.ipynb #1cc4e2e2
 def train_row(wins:list, mem:PeakMemory|None=None) -> dict:
     "A table row from timed windows: median examples/s, spread, tokens per example, padding, memory."
     rates = [w['examples'] / w['seconds'] for w in wins]
@@ -209,8 +214,10 @@ def bench_ours(cfg:TrainConfig, bert:Bert, tokenizer, train_sets:dict, steps:int
                device=None, unpad:str='auto') -> tuple: # unpad: `Bert.unpad` (a name in `UNPAD_MODES`)
     "Time `warmup + steps * repeats` steps of our training loop: `(row, learner)`."
     meter = Meter()
-    clock = StepClock(meter, warmup + steps * repeats)
+    ends = {warmup + r * steps for r in range(repeats + 1)}  # the windows' ends: on CUDA, the only syncs
+    clock = StepClock(meter, warmup + steps * repeats, ends)
     learn = bench_learner(cfg, bert, tokenizer, train_sets, device, cbs=[clock])
+    run_steps = learn.total  # the config's whole run, before the epochs are stretched for the windows
     learn.model.encoder.bert.unpad = unpad
     # enough epochs for the steps (the schedule is unchanged)
     epochs = max(learn.cfg.epochs, math.ceil(clock.total / len(learn.sampler)))
@@ -219,7 +226,8 @@ def bench_ours(cfg:TrainConfig, bert:Bert, tokenizer, train_sets:dict, steps:int
     hooks = watch_model(meter, learn.model)
     with PeakMemory(learn.device) as mem: learn.fit()
     for h in hooks: h.remove()
-    return train_row(windows(clock.marks, warmup, steps, repeats), mem), learn
+    row = train_row(windows(clock.marks, warmup, steps, repeats), mem)
+    return {**row, 'run_steps': run_steps, 'step_s': statistics.median(row['seconds']) / steps}, learn
 
 # %% ../nbs/07a_bench.ipynb #2d901cfe
 def glue_features(ds, tokenizer, task:str,
@@ -476,7 +484,7 @@ def measure_rows(cfg:TrainConfig, tokenizer, folder:Path, train_sets:dict, dev_s
         release_memory()
     return rows, profiles
 
-# %% ../nbs/07a_bench.ipynb #25ef6598
+# %% ../nbs/07a_bench.ipynb #a8ac74d0
 def run_bench(cfg:TrainConfig, steps:int=5, repeats:int=3, warmup:int=2, evaluate:bool=True, device=None,
               random:str|None=None, # a `RANDOM_CONFIGS` shape: random weights on both sides
               data_dir=None,
@@ -509,13 +517,27 @@ def run_bench(cfg:TrainConfig, steps:int=5, repeats:int=3, warmup:int=2, evaluat
     machine.update(load_after=os.getloadavg(), seconds=round(time.time() - t0, 1))
     settings = dict(model=random or str(cfg.model or 'all-MiniLM-L6-v2'), batch_size=cfg.batch_size,
                     eval_batch_size=cfg.eval_batch_size, amp=cfg.amp, tasks=cfg.tasks, train_n=train_n,
-                    eval_n=eval_n, padded_eval_n=padded_eval_n, rounds=rounds, **kw)
+                    eval_n=eval_n, padded_eval_n=padded_eval_n, rounds=rounds, combiner=cfg.combiner,
+                    epochs=cfg.epochs, **kw)
     rows, profiles = done[-1]
     peak = machine.get('matmul', {}).get('flop_per_s')
     return dict(settings=settings, machine=machine, rows=rows, ratios=bench_ratios(rows, peak),
                 profiles=profiles, earlier_rounds=[r for r, _ in done[:-1]])
 
-# %% ../nbs/07a_bench.ipynb #8e960629
+# %% ../nbs/07a_bench.ipynb #2329d376
+def projection(res:dict) -> str|None:
+    "The config's whole run projected from the measured step (and evaluation) times; None without its row."
+    s, rows = res['settings'], res['rows']
+    r = rows.get(f"ours_{s.get('combiner')}")
+    if not r or not r.get('run_steps'): return None
+    train, ev = r['run_steps'] * r['step_s'], rows.get('eval_ours')
+    line = (f"projected: {r['run_steps']:,} {s['combiner']} steps x {r['step_s']:.3f} s = "
+            f"{train / 3600:.2f} h of training")
+    if not ev or s['eval_n']: return line + '; evaluation not timed on the full dev sets'
+    once = sum(ev['seconds'])
+    return line + f" + {s['epochs']} evaluations x {once:.0f} s = {(train + s['epochs'] * once) / 3600:.2f} h"
+
+# %% ../nbs/07a_bench.ipynb #4e32c5eb
 def report(res:dict) -> str:
     "The printed form of a `run_bench` result; the last line is the ratios."
     s, m = res['settings'], res['machine']
@@ -531,6 +553,7 @@ def report(res:dict) -> str:
     body = [format_table(res['rows']), '']
     if 'matmul' in m: body += [format_mfu(res['rows'], m['matmul']), '']
     if res.get('profiles'): body += [format_profile(res['profiles']), '']
+    if projection(res): body += [projection(res)]
     return '\n'.join(head + body + [ratio_line(res['ratios'])])
 
 # %% ../nbs/07a_bench.ipynb #8171efd4

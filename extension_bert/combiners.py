@@ -192,10 +192,11 @@ class UPGradCombiner(GramCombiner):
     paper = 'Quinton & Rey 2024, Jacobian Descent for Multi-Objective Optimization'
     def weights(self, gram:Tensor, losses:dict) -> Tensor: return upgrad_weights(gram)
 
-# %% ../nbs/04e_combiners.ipynb #5fc22fa7
+# %% ../nbs/04e_combiners.ipynb #b98f8ba3
 class GradVacCombiner(PCGradCombiner):
     "PCGrad towards EMA targets of the pairwise cosines (GradVac): PCGrad's random order, plus the targets."
     paper = 'Wang et al. 2021, Gradient Vaccine: Investigating and Improving Multi-task Optimization'
+    stateful = True
     def __init__(self, seed:int=0, beta:float=0.01): # EMA rate of the cosine targets
         super().__init__(seed)
         self.beta, self.targets = beta, {}  # 'a|b' -> phi-hat
@@ -236,9 +237,10 @@ def adam_from_json(states:dict) -> dict:
     def t64(x): return torch.tensor(x, dtype=torch.float64)
     return {k: {'m': t64(st['m']), 'v': t64(st['v']), 't': st['t']} for k, st in states.items()}
 
-# %% ../nbs/04e_combiners.ipynb #35c8e5bb
+# %% ../nbs/04e_combiners.ipynb #b39cd523
 class LossWeightCombiner(SumCombiner):
     "`sum` of the losses times weights that `loss_weights` computes from their values (and a state)."
+    stateful = True
     def loss_weights(self, losses:dict) -> dict: # {task: float loss} -> {task: float weight}
         raise NotImplementedError
     def backward(self, losses:dict, shared:list) -> dict:

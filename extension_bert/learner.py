@@ -23,12 +23,13 @@ from .distributed import (rank, world_size, is_main, default_device, shard_step,
                                         broadcast_, gather_objects, gather_cat, barrier, autocast, AMP_MODES)
 
 # %% auto #0
-__all__ = ['MANIFEST', 'LOCK', 'NONFINITE', 'FIELD_TYPES', 'file_sha256', 'read_manifest', 'record_files', 'check_files',
-           'read_tensors', 'read_json', 'save_weights', 'swap_dir', 'lock_holder', 'take_lock', 'release_lock',
-           'run_lock', 'optimizer_to_files', 'optimizer_from_files', 'rng_state', 'set_rng_state', 'CancelFitException',
-           'Callback', 'StageConfig', 'check_choices', 'apply_settings', 'param_groups', 'warmup_linear',
-           'layer_scales', 'Learner', 'no_gather', 'shard_gather', 'NonFiniteError', 'find_checkpoint', 'clear_logs',
-           'clear_temporary', 'resume_point', 'truncate_jsonl', 'epoch_means', 'TelemetryCB', 'ProgressCB']
+__all__ = ['MANIFEST', 'LOCK', 'NONFINITE', 'HOST_SYNC', 'FIELD_TYPES', 'SYNC_EVERY', 'file_sha256', 'read_manifest',
+           'record_files', 'check_files', 'read_tensors', 'read_json', 'save_weights', 'swap_dir', 'lock_holder',
+           'take_lock', 'release_lock', 'raise_on_all', 'run_lock', 'optimizer_to_files', 'optimizer_from_files',
+           'rng_state', 'set_rng_state', 'CancelFitException', 'Callback', 'StageConfig', 'check_choices',
+           'apply_settings', 'param_groups', 'warmup_linear', 'layer_scales', 'deferred_checks', 'Learner', 'no_gather',
+           'shard_gather', 'NonFiniteError', 'nonfinite_message', 'find_checkpoint', 'clear_logs', 'clear_temporary',
+           'resume_point', 'truncate_jsonl', 'epoch_means', 'telemetry_row', 'TelemetryCB', 'ProgressCB']
 
 # %% ../nbs/04a_learner.ipynb #efc43b1a
 MANIFEST = 'manifest.json'  # a folder's record of its files: {"files": {name: {"bytes": n, "sha256": hex}}}
@@ -161,8 +162,13 @@ def release_lock(folder:Path, fd:int|None):
     except FileNotFoundError: pass
     os.close(fd)
 
-# %% ../nbs/04a_learner.ipynb #beeb04cb
+# %% ../nbs/04a_learner.ipynb #5e67010b
 _held = {}  # run folder -> the lock this process holds on it
+
+def raise_on_all(err:str|None):
+    "Every process raises `ValueError` with the first process's error, if any has one (all must call it)."
+    err = next((e for e in gather_objects(err) if e), None)
+    if err: raise ValueError(err)
 
 @contextmanager
 def run_lock(folder:str|Path):
@@ -173,8 +179,7 @@ def run_lock(folder:str|Path):
     if mine:
         try: _held[folder] = take_lock(folder)
         except ValueError as e: err = str(e)
-    err = next((e for e in gather_objects(err) if e), None)
-    if err: raise ValueError(err)
+    raise_on_all(err)
     try: yield folder
     finally:
         if mine:
@@ -222,8 +227,9 @@ class Callback:
     "Base class: override any of the events; lower `order` runs first."
     order = 0
 
-# %% ../nbs/04a_learner.ipynb #3e419f72
+# %% ../nbs/04a_learner.ipynb #f0efea6d
 NONFINITE = ('stop', 'skip')  # what a step with a non-finite loss or gradient does (see `_one_step`)
+HOST_SYNC = ('auto', 'step', 'deferred')  # when the step's finiteness checks are read on the host
 
 @dataclass
 class StageConfig:
@@ -248,7 +254,11 @@ class StageConfig:
                                    # evaluated and saved in their place (e.g. 0.995); 0: off
     seed:int = 0                   # model init, data order, dropout, PCGrad's task order
     nonfinite:str = 'stop'         # a step with a non-finite loss or gradient: 'stop' the run, or 'skip' it
-    CHOICES = dict(amp=AMP_MODES, nonfinite=NONFINITE, unpad=UNPAD_MODES)  # setting -> registry (not a field)
+    host_sync:str = 'auto'         # finiteness checks read on the host every 'step', or 'deferred' (every
+                                   # `SYNC_EVERY` steps; AdamW skips a bad step on the device); 'auto':
+                                   # deferred on CUDA
+    CHOICES = dict(amp=AMP_MODES, nonfinite=NONFINITE, unpad=UNPAD_MODES,  # setting -> registry (not a field)
+                   host_sync=HOST_SYNC)
     def __post_init__(self):
         if self.model is not None: self.model = str(self.model)
         check_choices(self)
@@ -310,7 +320,18 @@ def layer_scales(model:nn.Module, shared:list, decay:float) -> list:
     top = max([d for d in depth.values() if d is not None], default=0)
     return [decay ** (top - depth[id(p)]) if depth[id(p)] is not None else 1.0 for p in shared]
 
-# %% ../nbs/04a_learner.ipynb #fc1601ec
+# %% ../nbs/04a_learner.ipynb #db138385
+SYNC_EVERY = 20  # steps between reads of deferred checks (also read before every evaluation and checkpoint)
+
+def deferred_checks(mode:str, # `StageConfig.host_sync`
+                    device:torch.device, combiner) -> bool:
+    "Whether the step's finiteness checks wait on the device; fails in one line where they cannot."
+    why = (f'the {type(combiner).__name__} keeps state that a bad step changes' if combiner.stateful else
+           f'AdamW is not fused on {device.type}' if device.type not in ('cuda', 'cpu') else None)
+    if mode == 'deferred' and why: raise ValueError(f"host_sync='deferred': {why}; use host_sync='step'")
+    return not why and (mode == 'deferred' or (mode == 'auto' and device.type == 'cuda'))
+
+# %% ../nbs/04a_learner.ipynb #3e8d1048
 class Learner:
     "Train `model` on per-task datasets with a task sampler and a gradient combiner."
     def __init__(self, model:nn.Module,   # has `loss(task, batch, gather)` and `shared_parameters()`
@@ -335,6 +356,8 @@ class Learner:
         broadcast_([*model.parameters(), *model.buffers()])  # every process starts from rank 0's weights
         self.combiner = combiner if isinstance(combiner, Combiner) else make_combiner(combiner, cfg.seed)
         self.combiner.reduce = all_reduce_ if self.world > 1 else None
+        self.deferred = deferred_checks(cfg.host_sync, self.device, self.combiner)
+        self.pending, self.halt = [], torch.zeros((), device=self.device)  # deferred checks (`_defer`)
         self.cbs = sorted(cbs, key=lambda c: c.order)
         for c in self.cbs: c.learn = self
         self.shared = list(model.shared_parameters())
@@ -357,7 +380,7 @@ class Learner:
             f = getattr(c, event, None)
             if f: f()
 
-# %% ../nbs/04a_learner.ipynb #684d1d99
+# %% ../nbs/04a_learner.ipynb #e1f2e4c8
 def no_gather(x): return x
 
 def shard_gather(empty:bool, # this process has no rows of the task (it ran one stand-in row)
@@ -372,9 +395,11 @@ def shard_gather(empty:bool, # this process has no rows of the task (it ran one 
 
 @patch
 def _batch(self:Learner, task:str, idx:list) -> dict:
-    "Collate the rows `idx` of `task`'s dataset and move them to the device."
+    "Collate the rows `idx` of `task`'s dataset and move them to the device (from pinned memory on CUDA)."
     b = self.collate(self.data[task].__getitems__(idx))
-    return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in b.items()}
+    pin = self.device.type == 'cuda'  # a copy from pageable memory waits for the host; from pinned memory not
+    return {k: (v.pin_memory() if pin else v).to(self.device, non_blocking=True) if torch.is_tensor(v) else v
+            for k, v in b.items()}
 
 @patch
 def _losses(self:Learner, step_batches:dict) -> dict:
@@ -385,8 +410,21 @@ def _losses(self:Learner, step_batches:dict) -> dict:
     return {t: self.model.loss(t, self._batch(t, idx), shard_gather(w == 0, len(step_batches[t]), self.world))
             for t, (idx, w) in mine.items()}
 
-# %% ../nbs/04a_learner.ipynb #366575d9
+# %% ../nbs/04a_learner.ipynb #73304a91
 class NonFiniteError(ValueError): "A non-finite loss or gradient stopped training (`nonfinite='stop'`)."
+
+def nonfinite_message(step:int, epoch:int, losses:dict, # {task: loss as a float}
+                      norm:float|None=None, # the gradient norm; None: the losses were checked alone
+                      kept:bool=False, # a run folder keeps its last checkpoint
+                      seen:int|None=None) -> str: # deferred checks: the step at which the fault was read
+    "The one line of a `NonFiniteError`: what was not finite, at which step, for which tasks."
+    at = f'step {step} (epoch {epoch})'
+    bad = [f'{t} ({l:g})' for t, l in losses.items() if not math.isfinite(l)]
+    if bad or norm is None: what = f'loss at {at}, task {", ".join(bad or losses)}'
+    else: what = f'gradient (norm {norm:g}) at {at}, task {", ".join(losses)}'
+    when = 'before the update' if seen is None else f'at step {seen}, with no update since step {step}'
+    return (f'non-finite {what}: stopped {when}{", the last checkpoint is kept" if kept else ""}; '
+            "nonfinite='skip' skips such steps")
 
 @patch
 def _finite(self:Learner, ts:list) -> bool:
@@ -401,19 +439,44 @@ def _fault(self:Learner, losses:dict, norm=None, # the gradient norm, for a non-
     "A non-finite loss or gradient: stop in one line (`nonfinite='stop'`), or skip the step, counted."
     self.opt.zero_grad(set_to_none=True)
     if self.cfg.nonfinite == 'stop':
-        at = f'step {self.step + 1} (epoch {self.epoch})'
-        bad = [f'{t} ({float(l.detach()):g})' for t, l in losses.items() if not torch.isfinite(l.detach())]
-        if norm is None: what = f'loss at {at}, task {", ".join(bad or losses)}'
-        else: what = f'gradient (norm {float(norm):g}) at {at}, task {", ".join(losses)}'
-        kept = ', the last checkpoint is kept' if self.out else ''
-        raise NonFiniteError(f'non-finite {what}: stopped before the update{kept}; '
-                             "nonfinite='skip' skips such steps")
+        vals = {t: float(l.detach()) for t, l in losses.items()}
+        norm = None if norm is None else float(norm)
+        raise NonFiniteError(nonfinite_message(self.step + 1, self.epoch, vals, norm, bool(self.out)))
     if keep is not None: self.combiner.load_state_dict(keep)
     self.sched.step()
     self.skipped += 1
     return {'skipped': torch.ones((), device=self.device)}
 
-# %% ../nbs/04a_learner.ipynb #c5183488
+# %% ../nbs/04a_learner.ipynb #26a91524
+@patch
+def _defer(self:Learner, losses:dict, norm) -> dict:
+    "Flag the step on the device and have AdamW skip it where flagged; `{'skipped': flag}` (0 or 1)."
+    vals = torch.stack([l.detach().float() for l in losses.values()] + [norm.detach().float()])
+    bad = (~torch.isfinite(vals)).any().float()
+    if self.world > 1:
+        all_reduce_([bad])
+        bad = bad.clamp(max=1)
+    if self.cfg.nonfinite == 'stop': bad = self.halt = torch.maximum(self.halt, bad)  # nothing moves after it
+    self.opt.found_inf = bad  # read by fused AdamW: where 1, no update
+    self.pending.append((self.step + 1, self.epoch, list(losses), vals, bad))
+    return {'skipped': bad}
+
+@patch
+def _check(self:Learner):
+    "Read the deferred checks back (one transfer): stop at the first bad step, or count the skipped ones."
+    if not self.pending: return
+    pending, self.pending = self.pending, []
+    flags = torch.stack([p[-1] for p in pending]).cpu()
+    if not flags.any(): return
+    if self.cfg.nonfinite == 'skip':
+        self.skipped += int(flags.sum())
+        return
+    step, epoch, names, vals, _ = pending[int(flags.argmax())]  # the first flagged step
+    vals = vals.tolist()
+    losses = dict(zip(names, vals))
+    raise NonFiniteError(nonfinite_message(step, epoch, losses, vals[-1], bool(self.out), self.step))
+
+# %% ../nbs/04a_learner.ipynb #496d945c
 @patch
 def _reduce_heads(self:Learner, tel:dict) -> dict:
     "Sum the heads' gradients and the logged losses over the processes, in one all-reduce."
@@ -427,28 +490,31 @@ def _one_step(self:Learner, step_batches:dict) -> dict:
     "Train on one `{task: indices}` step; return the combiner's telemetry (tensors)."
     self.model.train()
     with autocast(self.device, self.cfg.amp): losses = self._losses(step_batches)
-    if not self._finite([l.detach() for l in losses.values()]): return self._fault(losses)
-    keep = copy.deepcopy(self.combiner.state_dict()) if self.cfg.nonfinite == 'skip' else None
+    now = not self.deferred  # checks read on the host now, or deferred (`_defer`)
+    if now and not self._finite([l.detach() for l in losses.values()]): return self._fault(losses)
+    keep = copy.deepcopy(self.combiner.state_dict()) if self.cfg.nonfinite == 'skip' and now else None
     tel = self.combiner.backward({t: l * self.task_weights[t] for t, l in losses.items()}, self.shared)
     tel.update({f'loss/{t}': l.detach() / self.world for t, l in losses.items()})  # logged unweighted
     if self.world > 1: tel = self._reduce_heads(tel)
     params = [p for g in self.opt.param_groups for p in g['params']]
     if self.cfg.clip: norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip)
     else: norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-    if not self._finite([norm]): return self._fault(losses, norm, keep)
+    if self.deferred: tel.update(self._defer(losses, norm))
+    elif not self._finite([norm]): return self._fault(losses, norm, keep)
     tel['grad_norm'] = norm.detach()  # of every trained parameter, before clipping
     self.opt.step()
     self.sched.step()
     self.opt.zero_grad(set_to_none=True)
-    if self.ema: self._update_ema()
+    if self.ema: self._update_ema(tel.get('skipped'))
     return tel
 
-# %% ../nbs/04a_learner.ipynb #9bd840eb
+# %% ../nbs/04a_learner.ipynb #ca77c33b
 @patch
-def _update_ema(self:Learner):
+def _update_ema(self:Learner, skipped=None): # deferred checks: the step's flag (1: skipped, no move)
     "Move the weight average one step towards the current weights."
     d = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
-    with torch.no_grad(): torch._foreach_lerp_(self.ema, [p.detach() for p in self.trained], 1 - d)
+    w = 1 - d if skipped is None else [(1 - skipped) * (1 - d)] * len(self.ema)
+    with torch.no_grad(): torch._foreach_lerp_(self.ema, [p.detach() for p in self.trained], w)
 
 @patch
 @contextmanager
@@ -467,7 +533,7 @@ def averaged(self:Learner):
     try: yield self.model
     finally: swap()
 
-# %% ../nbs/04a_learner.ipynb #21a3784b
+# %% ../nbs/04a_learner.ipynb #a1086546
 @patch
 def fit(self:Learner, resume:bool=False):
     "Train for the remaining epochs; with `resume`, continue from `out/checkpoint` if there is one."
@@ -486,18 +552,21 @@ def fit(self:Learner, resume:bool=False):
                     self.tel = self._one_step(step_batches)
                     self.step += 1
                     self('after_step')
+                    if self.deferred and self.step % SYNC_EVERY == 0: self._check()
                     every, mid_epoch = self.cfg.ckpt_every, self.sampler.step < len(self.sampler)
                     if every and self.step % every == 0 and mid_epoch: self.save_checkpoint()
                 self.end_epoch()
         except CancelFitException: pass
+        self._check()
         self('after_fit')
     return self.history
 
-# %% ../nbs/04a_learner.ipynb #cdf3e337
+# %% ../nbs/04a_learner.ipynb #c9d344f9
 @patch
 def end_epoch(self:Learner):
     "Evaluate, log to `metrics.jsonl`, keep the best weights (the average, with `ema`), checkpoint."
     train_seconds = round(time.time() - self.t0, 1)  # the epoch's training, not its evaluation
+    self._check()
     with self.averaged() as model:
         metrics = dict(self.evaluate(model)) if self.evaluate else {}
         row = dict(epoch=self.epoch, step=self.step, train_seconds=train_seconds, **metrics)
@@ -519,7 +588,7 @@ def best_row(self:Learner) -> dict:
     "The history row of the best epoch (the first one with the best score)."
     return max(self.history, key=lambda r: r.get('average', r['epoch']))
 
-# %% ../nbs/04a_learner.ipynb #bb10204d
+# %% ../nbs/04a_learner.ipynb #50f9bccf
 def find_checkpoint(out:Path) -> Path|None:
     "`out/checkpoint` after recovering from a crash inside `swap_dir`; None if the run has none yet."
     final, tmp, old = out/'checkpoint', out/'checkpoint.tmp', out/'checkpoint.old'
@@ -552,14 +621,14 @@ def resume_point(out:Path) -> Path|None:
     if is_main() and Path(out).exists():  # the caller holds the run folder's lock
         try: clear_temporary(out), find_checkpoint(out)
         except ValueError as e: err = str(e)
-    err = next((e for e in gather_objects(err) if e), None)  # every process fails alike
-    if err: raise ValueError(err)
+    raise_on_all(err)  # every process fails alike
     return find_checkpoint(out)  # repaired: only reads now (None for a folder not there)
 
-# %% ../nbs/04a_learner.ipynb #00c2d503
+# %% ../nbs/04a_learner.ipynb #86c76930
 @patch
 def save_checkpoint(self:Learner):
     "Write `out/checkpoint/` (weights, optimiser, trainer state) atomically; rank 0 writes, all wait."
+    self._check()
     self('before_checkpoint')
     rngs = gather_objects(rng_state())  # every process's random state
     if self.main: self._write_checkpoint(rngs)
@@ -615,7 +684,7 @@ def load_checkpoint(self:Learner):
         truncate_jsonl(self.out/'metrics.jsonl', lambda r: r['epoch'] < self.epoch)
         truncate_jsonl(self.out/'telemetry.jsonl', lambda r: r['step'] <= self.step)
 
-# %% ../nbs/04a_learner.ipynb #45f17a6d
+# %% ../nbs/04a_learner.ipynb #e3b38f0e
 def epoch_means(rows:list) -> dict:
     "Mean losses (`train_loss/...`), conflict rates (`conflict_rate/...`), skipped steps of telemetry rows."
     out = {}
@@ -626,6 +695,13 @@ def epoch_means(rows:list) -> dict:
     skipped = sum(1 for r in rows if r.get('skipped'))
     if skipped: out['skipped_steps'] = skipped
     return out
+
+def telemetry_row(step:int, tel:dict) -> dict:
+    "A step's telemetry as numbers; a skipped step logs only that it was skipped (a 0 flag is left out)."
+    row = {k: round(float(v), 5) for k, v in tel.items()}
+    if row.get('skipped'): return dict(step=step, skipped=row['skipped'])
+    row.pop('skipped', None)
+    return dict(step=step, **row)
 
 class TelemetryCB(Callback):
     "Log per-step losses and gradient telemetry to `out/telemetry.jsonl`; add epoch means to the metrics."
@@ -641,7 +717,7 @@ class TelemetryCB(Callback):
         if len(self.pending) >= self.every: self.flush()
     def before_checkpoint(self): self.flush()
     def flush(self):
-        rows = [dict(step=s, **{k: round(float(v), 5) for k, v in t.items()}) for s, t in self.pending]
+        rows = [telemetry_row(s, t) for s, t in self.pending]
         self.pending, self.rows = [], self.rows + rows
         if self.learn.out and self.learn.main and rows:
             with open(self.learn.out/'telemetry.jsonl', 'a') as f:

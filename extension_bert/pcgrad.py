@@ -55,11 +55,12 @@ def grad_telemetry(gram:Tensor, # (T, T) Gram matrix of the task gradients, befo
             res[f'conflict/{names[i]}-{names[j]}'] = (gram[i, j] < 0).float()
     return res
 
-# %% ../nbs/04_pcgrad.ipynb #7125a660
+# %% ../nbs/04_pcgrad.ipynb #ac750848
 class Combiner:
     "Turn per-task losses into .grad on the shared parameters; return telemetry."
     reduce = None  # several processes: sums a list of tensors over them, in place (set by the learner)
     paper = ''     # the method's source, one line
+    stateful = False  # keeps state learned from each step's values (a skipped step must restore it)
     def __init__(self, seed:int=0): # seeds whatever the combiner draws at random
         self.seed = seed
     def backward(self, losses:dict, # {task: 0-dim loss}, each from its own forward pass

@@ -20,8 +20,8 @@ from .distributed import is_main, barrier
 # %% auto #0
 __all__ = ['RESUME_MAY_CHANGE', 'start_stage', 'save_encoder', 'StageParts', 'Stage', 'StageCB', 'metric_fields', 'run_stage']
 
-# %% ../nbs/04d_stage.ipynb #bb0e4c42
-RESUME_MAY_CHANGE = ('nonfinite',)  # settings a resumed run may change: they do not change its past
+# %% ../nbs/04d_stage.ipynb #19d8fdf9
+RESUME_MAY_CHANGE = ('nonfinite', 'host_sync')  # settings a resumed run may change: not its past
 
 def start_stage(out:Path, stage:str, cfg:StageConfig, data_dir:Path, resume:bool, **extra) -> Path:
     "Create the stage folder `out` and write its `config.json`; a run already there needs `resume`."
