@@ -9,8 +9,8 @@ from .bert import Bert
 
 # %% auto #0
 __all__ = ['POOLINGS', 'PAIR_MODES', 'STS_MODES', 'COSINE_LOSSES', 'mean_pool', 'pool_cls', 'pool_mean', 'SentenceEncoder',
-           'stack_pair', 'pair_batch', 'TaskHead', 'SentimentHead', 'emd2_loss', 'PairHead', 'cosent_loss',
-           'CosineHead', 'MultitaskBert', 'build_heads']
+           'stack_pair', 'pair_batch', 'TaskHead', 'SentimentHead', 'emd2_loss', 'rdrop_loss', 'PairHead',
+           'cosent_loss', 'CosineHead', 'MultitaskBert', 'build_heads']
 
 # %% ../nbs/02_heads.ipynb #d852a277
 def mean_pool(h:torch.Tensor, # (B, T, H) hidden states
@@ -91,21 +91,29 @@ class TaskHead(nn.Module):
         "The prediction in the task's own units."
         raise NotImplementedError
 
-# %% ../nbs/02_heads.ipynb #fafd2d5e
+# %% ../nbs/02_heads.ipynb #aa58b91c
 class SentimentHead(TaskHead):
     "SST: dropout + linear over the sentence vector; cross-entropy over `n_classes` (+ `emd` × `emd2_loss`)."
     mode = 'single'
     def __init__(self, hidden:int, n_classes:int=5, dropout:float=0.3,
                  emd:float=0.0, # weight of the ordinal term `emd2_loss` beside the cross-entropy (0: off)
+                 rdrop:float=0.0, # R-Drop's weight on two dropout passes' disagreement (`rdrop_loss`; 0: off)
                 ):
         super().__init__()
-        self.dropout, self.out, self.emd = nn.Dropout(dropout), nn.Linear(hidden, n_classes), emd
+        self.dropout, self.out = nn.Dropout(dropout), nn.Linear(hidden, n_classes)
+        self.emd, self.rdrop = emd, rdrop
     def score(self, u): return self.out(self.dropout(u))  # (B, n_classes)
     def forward(self, encoder, batch):
-        return self.score(encoder(batch['input_ids'], batch.get('attention_mask')))
-    def loss(self, out, labels):
+        ids, mask = batch['input_ids'], batch.get('attention_mask')
+        if not (self.rdrop and self.training): return self.score(encoder(ids, mask))
+        twice = encoder(torch.cat([ids, ids]), None if mask is None else torch.cat([mask, mask]))  # two draws
+        return self.score(twice).unflatten(0, (2, -1)).transpose(0, 1)  # (B, 2, n_classes): the two passes
+    def single_loss(self, out, labels):
         ce = F.cross_entropy(out, labels)
         return ce + self.emd * emd2_loss(out, labels) if self.emd else ce
+    def loss(self, out, labels):
+        if out.dim() == 3: return rdrop_loss(out, labels, self.rdrop, self.single_loss)
+        return self.single_loss(out, labels)
     def predict(self, out): return out.argmax(-1)
 
 # %% ../nbs/02_heads.ipynb #418a5c25
@@ -116,6 +124,18 @@ def emd2_loss(logits:torch.Tensor, # (B, C) scores of C ordered classes
     cdf = logits.float().softmax(-1).cumsum(-1)
     gold = (torch.arange(logits.shape[-1], device=logits.device) >= labels[:, None]).float()
     return ((cdf - gold) ** 2).sum(-1).mean()
+
+# %% ../nbs/02_heads.ipynb #d2f2f119
+def rdrop_loss(out:torch.Tensor, # (B, 2, C) scores of the two dropout passes
+               labels:torch.Tensor, # (B,) gold classes
+               alpha:float, # weight of the symmetric KL between the passes (the paper's alpha)
+               base=F.cross_entropy, # the task loss of one pass: `base(scores, labels)`
+              ) -> torch.Tensor:
+    "R-Drop, halved: the mean of `base` over both passes plus `alpha`/2 × their symmetric KL divergence."
+    la, lb = out[:, 0].float().log_softmax(-1), out[:, 1].float().log_softmax(-1)
+    kl = 0.5 * (F.kl_div(lb, la, log_target=True, reduction='batchmean')      # KL(p1 || p2)
+                + F.kl_div(la, lb, log_target=True, reduction='batchmean'))   # KL(p2 || p1)
+    return 0.5 * (base(out[:, 0], labels) + base(out[:, 1], labels)) + alpha / 2 * kl
 
 # %% ../nbs/02_heads.ipynb #d5d5c63a
 class PairHead(TaskHead):
@@ -207,7 +227,7 @@ class MultitaskBert(nn.Module):
         return self.heads[task].loss(out, labels)
     def shared_parameters(self) -> list: return [p for p in self.encoder.parameters() if p.requires_grad]
 
-# %% ../nbs/02_heads.ipynb #1a8a44f5
+# %% ../nbs/02_heads.ipynb #5122800e
 def build_heads(hidden:int, # encoder width
                 qqp_mode:str='siamese', # one of `PAIR_MODES`
                 sts_mode:str='siamese', # one of `STS_MODES`
@@ -215,6 +235,7 @@ def build_heads(hidden:int, # encoder width
                 sts_loss:str='mse', # cosine mode: a name in `COSINE_LOSSES`
                 sts_project:bool=False, sts_clip:bool=False, # cosine mode: see `CosineHead`
                 sst_emd:float=0.0, # weight of SST's ordinal loss term (`SentimentHead`)
+                sst_rdrop:float=0.0, # SST's R-Drop weight (`SentimentHead`, `rdrop_loss`)
                ) -> dict:
     "The SST, QQP and STS heads for the chosen pair modes."
     if qqp_mode not in PAIR_MODES: raise ValueError(f'qqp_mode must be one of {PAIR_MODES}, not {qqp_mode!r}')
@@ -222,7 +243,7 @@ def build_heads(hidden:int, # encoder width
     def sts():
         if sts_mode == 'cosine': return CosineHead(hidden, 5.0, pad_id, sts_loss, sts_project, sts_clip)
         return PairHead(hidden, 'regression', sts_mode, dropout, pad_id, center=2.5)
-    make = dict(sst=lambda: SentimentHead(hidden, 5, dropout, sst_emd),
+    make = dict(sst=lambda: SentimentHead(hidden, 5, dropout, sst_emd, sst_rdrop),
                 qqp=lambda: PairHead(hidden, 'binary', qqp_mode, dropout, pad_id), sts=sts)
     unknown = set(tasks) - set(make)
     if unknown: raise ValueError(f'no standard head for task(s) {sorted(unknown)}')

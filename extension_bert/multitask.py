@@ -27,7 +27,7 @@ from .mlm import MlmTaskHead, task_sentences
 __all__ = ['TrainConfig', 'build_model', 'eval_kw', 'make_sampler', 'warm_heads', 'with_phrases', 'multitask_parts',
            'make_learner', 'MultitaskStage', 'write_split', 'train', 'load_run']
 
-# %% ../nbs/07_multitask.ipynb #690b943d
+# %% ../nbs/07_multitask.ipynb #1fce91b8
 @dataclass
 class TrainConfig(StageConfig):
     "Every setting of a multitask run (the shared ones: `StageConfig`)."
@@ -54,6 +54,7 @@ class TrainConfig(StageConfig):
     group:int = 50                 # batches per length-sorted window (`group_by_length`); 0: random batches
     sst_phrases:int = 0            # labelled phrases of SST's train trees added to its sentences (-1: all)
     sst_emd:float = 0.0            # weight of SST's ordinal loss term, squared EMD (`SentimentHead`); 0: off
+    sst_rdrop:float = 0.0          # SST's R-Drop weight on two dropout passes' KL (`rdrop_loss`); 0: off
     phrase_min_words:int = 3       # only phrases of at least this many words
     mlm_tasks:list = field(default_factory=list) # also masked LM, as a task named 'mlm', on the train
                                    # sentences of these datasets (e.g. ['sst', 'sts']); empty: off
@@ -61,12 +62,13 @@ class TrainConfig(StageConfig):
     CHOICES = {**StageConfig.CHOICES, 'pooling': POOLINGS, 'qqp_mode': PAIR_MODES, 'sts_mode': STS_MODES,
                'sts_loss': COSINE_LOSSES, 'combiner': COMBINERS, 'sampler': SAMPLERS}
 
-# %% ../nbs/07_multitask.ipynb #9dc4232e
+# %% ../nbs/07_multitask.ipynb #c8260760
 def build_model(cfg:TrainConfig, bert:Bert, pad_id:int,
                 tokenizer=None) -> MultitaskBert: # needed with `mlm_tasks` (its special and [MASK] ids)
     "The `MultitaskBert` a config describes, around `bert`."
     heads = build_heads(bert.config.hidden_size, cfg.qqp_mode, cfg.sts_mode, cfg.dropout, pad_id,
-                        tuple(cfg.tasks), cfg.sts_loss, cfg.sts_project, cfg.sts_clip, cfg.sst_emd)
+                        tuple(cfg.tasks), cfg.sts_loss, cfg.sts_project, cfg.sts_clip, cfg.sst_emd,
+                        cfg.sst_rdrop)
     if cfg.mlm_tasks:
         if tokenizer is None: raise ValueError('mlm_tasks: build_model needs the tokenizer')
         heads['mlm'] = MlmTaskHead(bert, tokenizer.all_special_ids, tokenizer.mask_token_id, cfg.mlm_prob)
