@@ -71,6 +71,16 @@ def test_two_processes_train_like_one(train_run, nodrop_ckpt, combiner):
         assert r1.keys() == r2.keys() and all(abs(r1[k] - r2[k]) < 1e-4 for k in r1), (r1, r2)
     if combiner == 'pcgrad': assert 'cos/sst-qqp' in tel[1][0]
 
+def test_deferred_checks_train_like_per_step_checks(train_run, nodrop_ckpt, small_data, tmp_path):
+    "Two processes whose finiteness checks are deferred (a flag all-reduced on the device, AdamW's `found_inf`)."
+    out = tmp_path/'deferred'
+    launch(2, 'ebert_train', *train_args(nodrop_ckpt, small_data, 'pcgrad'), '--set', 'host_sync="deferred"',
+           '--out', out)
+    a, b = (load_file(str(run/'checkpoint'/'model.safetensors')) for run in (train_run('pcgrad', 1), out))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    tel = [json.loads(l) for l in (out/'telemetry.jsonl').read_text().splitlines()]
+    assert [r['step'] for r in tel] == list(range(1, 7)) and not any('skipped' in r for r in tel)
+
 def test_two_processes_evaluate_like_one(train_run, small_data, tmp_path):
     "SST and STS share one table of 59 distinct sentences in 15 batches (8 on rank 0, 7 on rank 1); QQP, a cross-encoder here, has 3 pairs in one batch, so rank 1 has none."
     run = train_run('sum', 1)
