@@ -7,7 +7,7 @@ nonzero size (the analysis page shows plots); no link inside the site may be bro
 search must find the PCGrad page, and its equations must render as MathJax with no TeX source left in the text.
 Screenshots of the analysis page go to `screenshots/`.
 """
-import base64, fcntl, functools, json, os, select, shutil, subprocess, sys, tempfile, threading, time
+import base64, fcntl, functools, json, os, select, shutil, signal, subprocess, sys, tempfile, threading, time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -32,7 +32,7 @@ def nb_title(nb:Path) -> str:
 class Chromium:
     "Headless Chromium on `--remote-debugging-pipe`: DevTools commands go to its fd 3, answers and events come from fd 4."
     def __init__(self):
-        self.profile = tempfile.TemporaryDirectory()
+        self.profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)  # see `close`
         cmd_r, self.cmd_w = os.pipe()
         self.res_r, res_w = os.pipe()
         def fds():  # in the child: the pipe ends become fds 3 and 4 (copied above 9 first: neither overwrites the other)
@@ -40,7 +40,8 @@ class Chromium:
             os.dup2(r, 3)
             os.dup2(w, 4)
         cmd = [CHROMIUM, *FLAGS, '--remote-debugging-pipe', f'--user-data-dir={self.profile.name}']
-        self.proc = subprocess.Popen(cmd, preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)  # its own process group: `close` ends its helpers too
         os.close(cmd_r), os.close(res_w)
         self.buf, self.events, self.n, self.session = b'', [], 0, None
         target = self.send('Target.createTarget', url='about:blank')['targetId']
@@ -97,7 +98,11 @@ class Chromium:
         return res
 
     def close(self):
-        self.proc.kill(), self.proc.wait()
+        "End Chromium and every helper process it started, then remove its profile folder."
+        try: os.killpg(self.proc.pid, signal.SIGKILL)  # helpers left alive kept writing into the profile being removed
+        except ProcessLookupError: pass
+        self.proc.wait()
+        self.profile.cleanup()
         os.close(self.cmd_w), os.close(self.res_r)
         self.profile.cleanup()
 
