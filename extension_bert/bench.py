@@ -537,7 +537,7 @@ def projection(res:dict) -> str|None:
     once = sum(ev['seconds'])
     return line + f" + {s['epochs']} evaluations x {once:.0f} s = {(train + s['epochs'] * once) / 3600:.2f} h"
 
-# %% ../nbs/07a_bench.ipynb #4e32c5eb
+# %% ../nbs/07a_bench.ipynb #71ceac84
 def report(res:dict) -> str:
     "The printed form of a `run_bench` result; the last line is the ratios."
     s, m = res['settings'], res['machine']
@@ -553,7 +553,8 @@ def report(res:dict) -> str:
     body = [format_table(res['rows']), '']
     if 'matmul' in m: body += [format_mfu(res['rows'], m['matmul']), '']
     if res.get('profiles'): body += [format_profile(res['profiles']), '']
-    if projection(res): body += [projection(res)]
+    line = projection(res)
+    if line: body += [line]
     return '\n'.join(head + body + [ratio_line(res['ratios'])])
 
 # %% ../nbs/07a_bench.ipynb #8171efd4
