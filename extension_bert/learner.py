@@ -29,8 +29,8 @@ __all__ = ['MANIFEST', 'LOCK', 'NONFINITE', 'HOST_SYNC', 'FIELD_TYPES', 'SYNC_EV
            'rng_state', 'set_rng_state', 'CancelFitException', 'Callback', 'StageConfig', 'check_choices',
            'apply_settings', 'param_groups', 'warmup_linear', 'layer_scales', 'deferred_checks', 'Learner', 'no_gather',
            'shard_gather', 'NonFiniteError', 'nonfinite_message', 'host_reads', 'find_checkpoint', 'clear_logs',
-           'clear_temporary', 'resume_point', 'truncate_jsonl', 'epoch_means', 'telemetry_row', 'TelemetryCB',
-           'ProgressCB']
+           'clear_temporary', 'resume_point', 'truncate_jsonl', 'epoch_means', 'host_values', 'telemetry_row',
+           'TelemetryCB', 'ProgressCB']
 
 # %% ../nbs/04a_learner.ipynb #efc43b1a
 MANIFEST = 'manifest.json'  # a folder's record of its files: {"files": {name: {"bytes": n, "sha256": hex}}}
@@ -702,7 +702,7 @@ def load_checkpoint(self:Learner):
         truncate_jsonl(self.out/'metrics.jsonl', lambda r: r['epoch'] < self.epoch)
         truncate_jsonl(self.out/'telemetry.jsonl', lambda r: r['step'] <= self.step)
 
-# %% ../nbs/04a_learner.ipynb #e3b38f0e
+# %% ../nbs/04a_learner.ipynb #9329d24f
 def epoch_means(rows:list) -> dict:
     "Mean losses (`train_loss/...`), conflict rates (`conflict_rate/...`), skipped steps of telemetry rows."
     out = {}
@@ -712,6 +712,17 @@ def epoch_means(rows:list) -> dict:
         out[name] = round(sum(vals) / len(vals), 4)
     skipped = sum(1 for r in rows if r.get('skipped'))
     if skipped: out['skipped_steps'] = skipped
+    return out
+
+def host_values(values:list) -> list:
+    "Python floats of scalar tensors (or numbers): one device-to-host read per device, not one per value."
+    out, where = [None] * len(values), {}
+    for i, v in enumerate(values):
+        if torch.is_tensor(v): where.setdefault(v.device, []).append(i)
+        else: out[i] = float(v)
+    for idx in where.values():  # float64: exact for every float dtype, so the rows read as float(v) would
+        read = torch.stack([values[i].detach().double().reshape(()) for i in idx]).tolist()
+        for i, x in zip(idx, read): out[i] = x
     return out
 
 def telemetry_row(step:int, tel:dict) -> dict:
@@ -735,7 +746,8 @@ class TelemetryCB(Callback):
         if len(self.pending) >= self.every: self.flush()
     def before_checkpoint(self): self.flush()
     def flush(self):
-        rows = [telemetry_row(s, t) for s, t in self.pending]
+        vals = iter(host_values([v for _, t in self.pending for v in t.values()]))  # one read for all
+        rows = [telemetry_row(s, {k: next(vals) for k in t}) for s, t in self.pending]
         self.pending, self.rows = [], self.rows + rows
         if self.learn.out and self.learn.main and rows:
             with open(self.learn.out/'telemetry.jsonl', 'a') as f:
@@ -746,7 +758,7 @@ class TelemetryCB(Callback):
         self.learn.metrics.update(epoch_means([r for r in self.rows if r['step'] > first]))
         self.rows = []
 
-# %% ../nbs/04a_learner.ipynb #ce06bca7
+# %% ../nbs/04a_learner.ipynb #1587f053
 class ProgressCB(Callback):
     "A tqdm progress bar over each epoch's steps, with the latest losses."
     order = 20
@@ -758,6 +770,7 @@ class ProgressCB(Callback):
     def after_step(self):
         self.bar.update(1)
         if self.learn.step % self.every == 0:
-            losses = {k[5:]: f'{float(v):.3f}' for k, v in self.learn.tel.items() if k.startswith('loss/')}
-            self.bar.set_postfix(losses)
+            keys = [k for k in self.learn.tel if k.startswith('loss/')]
+            vals = host_values([self.learn.tel[k] for k in keys])
+            self.bar.set_postfix({k[5:]: f'{v:.3f}' for k, v in zip(keys, vals)})
     def after_epoch(self): self.bar.close()
