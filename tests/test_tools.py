@@ -1,7 +1,6 @@
 "The measuring tools in tools/ as a user runs them, on a tiny random BERT and the shared data."
 import os, re, subprocess, sys
 from pathlib import Path
-import pytest
 from extension_bert.bert import Bert, BertConfig, load_pretrained
 from extension_bert.stage import save_encoder
 
