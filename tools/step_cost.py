@@ -32,12 +32,13 @@ def main(argv=None):
     if not a.set: p.error('give at least one --set KEY=VALUE to cost')
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
-    learners = {}
+    learners, splits = {}, {}
     for name, sets in (('without', a.base), ('with', a.base + a.set)):
         cfg = load_config(a.preset, sets=sets)
         bert, tokenizer = load_pretrained(cfg.model)
-        train = _first(load_splits(cfg.tasks, 'train', a.data_dir), a.train_n)
-        learn = bench_learner(cfg, bert, tokenizer, train, device='cpu')
+        tasks = tuple(cfg.tasks)  # read once for both learners unless the settings change the tasks
+        if tasks not in splits: splits[tasks] = _first(load_splits(cfg.tasks, 'train', a.data_dir), a.train_n)
+        learn = bench_learner(cfg, bert, tokenizer, splits[tasks], device='cpu')
         learn.model.train()
         learners[name] = (learn, list(islice(_forever(learn.sampler), a.steps)))
     times = {name: [] for name in learners}
