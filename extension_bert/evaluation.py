@@ -14,9 +14,9 @@ from .heads import MultitaskBert
 from .distributed import autocast, shard, gather_rows
 
 # %% auto #0
-__all__ = ['SENTENCE_COLUMNS', 'PRIMARY', 'OUTPUTS', 'reporting_bad_rows', 'load_splits', 'read_labelled', 'encode_sentences',
-           'sentence_table', 'cross_outputs', 'predict_tasks', 'task_metrics', 'average_score', 'DevEvaluator',
-           'prediction_path', 'write_predictions']
+__all__ = ['SENTENCE_COLUMNS', 'PRIMARY', 'OUTPUTS', 'SST_CLASSES', 'QQP_CAVEAT', 'reporting_bad_rows', 'load_splits',
+           'read_labelled', 'encode_sentences', 'sentence_table', 'cross_outputs', 'predict_tasks', 'task_metrics',
+           'average_score', 'DevEvaluator', 'prediction_path', 'prediction_text', 'write_predictions']
 
 # %% ../nbs/04c_evaluation.ipynb #e4fb5575
 def reporting_bad_rows(read, *args, **kw):
@@ -139,7 +139,7 @@ class DevEvaluator:
         flat = {f'{t}/{k}': round(v, 4) for t, d in m.items() if t != 'average' for k, v in d.items()}
         return {**flat, 'average': round(m['average'], 4), 'eval_seconds': round(time.time() - t0, 1)}
 
-# %% ../nbs/04c_evaluation.ipynb #f058a5eb
+# %% ../nbs/04c_evaluation.ipynb #fad13acd
 OUTPUTS = dict(sst=('sst', 'Predicted_Sentiment'), qqp=('para', 'Predicted_Is_Paraphrase'),
                sts=('sts', 'Predicted_Similiarity'))
 
@@ -147,8 +147,17 @@ def prediction_path(folder:Path, task:str, split:str) -> Path:
     "Where a run keeps `task`'s predictions on `split`: `predictions/{sst,para,sts}-{split}-output.csv`."
     return Path(folder)/'predictions'/f'{OUTPUTS[task][0]}-{split}-output.csv'
 
+def prediction_text(task:str, ids:list, preds) -> str:
+    "Predictions in the CS224N output format: a header line, then `id , prediction` lines."
+    rows = [f'{i} , {float(p) if task == "sts" else int(p)} \n' for i, p in zip(ids, preds)]
+    return ''.join([f'id \t {OUTPUTS[task][1]} \n', *rows])
+
 def write_predictions(path:str|Path, task:str, ids:list, preds) -> Path:
     "Write predictions in the CS224N output format (atomically)."
-    rows = [f'{i} , {float(p) if task == "sts" else int(p)} \n' for i, p in zip(ids, preds)]
-    text = ''.join([f'id \t {OUTPUTS[task][1]} \n', *rows])
+    text = prediction_text(task, ids, preds)
     return atomic_write(path, lambda p: p.write_text(text))
+
+# %% ../nbs/04c_evaluation.ipynb #fb7be460
+SST_CLASSES = ('negative', 'somewhat negative', 'neutral', 'somewhat positive', 'positive')  # SST labels 0-4
+QQP_CAVEAT = ('**QQP caveat.** The offline default model all-MiniLM-L6-v2 was trained on, among others, '
+              'Quora duplicate questions, so QQP scores of runs that start from it are optimistic.')

@@ -6,6 +6,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 from extension_bert.bench import step_flops
 from extension_bert.bert import Bert, BertConfig
+from extension_bert.distributed import native_bf16
 
 BIN = Path(sys.executable).parent
 RATIOS = (r'ratios: vs_run_glue=\d+\.\d\d vs_trainer=\d+\.\d\d pcgrad_over_sum=\d+\.\d\d eval_vs_trainer=\d+\.\d\d '
@@ -25,9 +26,11 @@ def test_bench_prints_table_and_ratios(tmp_path):
     assert all(res['rows'][k]['examples'] == 2 * 4 * 3 for k in ('ours_sum', 'ours_padded', 'ours_pcgrad', 'trainer_pad128', 'trainer_dynamic'))
     assert res['rows']['eval_ours']['examples'] == res['rows']['eval_trainer_dynamic']['examples'] == 3 * 16
     assert res['rows']['trainer_pad128']['tok_per_ex'] == 128
-    # MFU: our rows' model FLOP/s over the measured float32 peak of 256x256 products
+    # MFU: our rows' model FLOP/s over the measured peak of 256x256 products in the step's dtype (the preset's
+    # amp = "native": bf16 where the CPU computes it, float32 elsewhere)
     peak = res['machine']['matmul']
-    assert (peak['dtype'], peak['n']) == ('float32', 256) and peak['flop_per_s'] > 0
+    want = 'bfloat16' if native_bf16('cpu') else 'float32'
+    assert (peak['dtype'], peak['n']) == (want, 256) and peak['flop_per_s'] > 0
     for comb in ('sum', 'pcgrad'):
         row = res['rows'][f'ours_{comb}']
         assert math.isclose(res['ratios'][f'mfu_{comb}'], row['flop_per_s'] / peak['flop_per_s'])

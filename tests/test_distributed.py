@@ -7,7 +7,7 @@ the final parameters match the 1-process run to 1e-6. Evaluation: the same metri
 last bit, on dev files with odd numbers of rows. What this does not cover: NCCL, GPUs, several
 machines and bf16 under several processes (see `nbs/04b_distributed.ipynb`).
 """
-import json, os, subprocess, sys
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from extension_bert.combiners import COMBINERS
@@ -27,7 +27,8 @@ def train_args(ckpt, data, combiner):
     "A tiny `ebert_train` run: global batches of 7 per task, 3 steps per epoch (the last with 1 example), 2 epochs."
     sets = [f'model="{ckpt}"', f'combiner="{combiner}"', 'dropout=0', 'batch_size=7', 'samples_per_task=15', 'epochs=2', 'lr=1e-4',
             'eval_batch_size=4', 'qqp_mode="cross"' if combiner == 'sum' else 'qqp_mode="siamese"']
-    return ['--preset', 'pcgrad', *[a for s in sets for a in ('--set', s)], '--data-dir', data, '--no-progress']
+    return ['--preset', 'pcgrad', *[a for s in sets for a in ('--set', s)], '--data-dir', data, '--no-progress',
+            '--keep-checkpoint']  # the tests compare the final checkpoints
 
 @pytest.fixture(scope='module')
 def nodrop_ckpt(tmp_path_factory):
@@ -91,8 +92,10 @@ def test_two_processes_evaluate_like_one(train_run, small_data, tmp_path):
     assert one == two  # every float to the last bit: each sentence is encoded in the batch it has alone
     assert 0 < abs(one['sts']['pearson']) < 1
 
-def test_resume_needs_the_same_number_of_processes(train_run, nodrop_ckpt, small_data):
-    run = train_run('pcgrad', 2)
+def test_resume_needs_the_same_number_of_processes(train_run, nodrop_ckpt, small_data, tmp_path):
+    run = tmp_path/'unfinished'
+    shutil.copytree(train_run('pcgrad', 2), run)
+    (run/'summary.json').unlink()  # as if killed after its last checkpoint: a run --resume continues
     r = launch(1, 'ebert_train', *train_args(nodrop_ckpt, small_data, 'pcgrad'), '--resume', '--out', run, check=False)
     assert r.returncode == 2 and 'written by 2 process(es); resume it with as many (this run has 1)' in r.stderr, r.stderr[-2000:]
 
@@ -106,7 +109,7 @@ for name in COMBINERS:
     opts = 'combiner_opts={window=2}' if name == 'dwa' else 'combiner_opts={}'  # DWA acts from step 5 on
     sets = [f'model="{ckpt}"', f'combiner="{name}"', opts, 'dropout=0', 'batch_size=7', 'samples_per_task=15',
             'epochs=2', 'lr=1e-4', 'eval_batch_size=4', 'qqp_mode="siamese"']
-    train(load_config('pcgrad', sets=sets), f'{out}/{name}', data_dir=data, progress=False)
+    train(load_config('pcgrad', sets=sets), f'{out}/{name}', data_dir=data, progress=False, keep_checkpoint=True)
 '''
 
 @pytest.fixture(scope='module')

@@ -52,10 +52,12 @@ def holder(tmp_path):
         p.wait()
 
 def train_cli(capsys, *args) -> str:
-    "Run `ebert_train` in this process as the console script does; its stderr (it must exit with status 2)."
+    "Run `ebert_train` in this process as the console script does; its stderr after the plan line (status 2)."
     with pytest.raises(SystemExit) as e: ebert_train([*map(str, args)])
     assert e.value.code == 2
-    return capsys.readouterr().err
+    first, rest = capsys.readouterr().err.split('\n', 1)
+    assert first.startswith('preset pcgrad: multitask ('), first  # what the run would have done, then the error
+    return rest
 
 def test_second_writer_is_refused_and_a_dead_holder_taken_over(holder, tmp_path, capsys):
     out, cfg = tmp_path/'run', StageConfig(epochs=1, lr=0.1, warmup=0.)

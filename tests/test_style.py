@@ -36,7 +36,7 @@ def test_methods_attached_with_patch(path):
     assert not assigned, f'{path.name}: methods attached by assignment on lines {assigned}; use @patch'
 
 LAYERS = ['data', 'bert', 'heads', 'sampler', 'pcgrad', 'combiners', 'distributed', 'evaluation', 'learner', 'stage',
-          'tracking', 'mlm', 'snli', 'multitask', 'config', 'cli', 'inference', 'bench', 'analysis']
+          'tracking', 'mlm', 'snli', 'multitask', 'config', 'inference', 'conflicts', 'bench', 'analysis', 'cli']
 
 @pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
 def test_imports_look_down_and_stay_public(path):

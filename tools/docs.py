@@ -2,10 +2,10 @@
 (`mkdocs build`) writes `_docs/` offline.
 
 The pages are nbdev's processed notebooks, as `nbdev_docs` hands them to Quarto, rendered by mkdocs-jupyter:
-1. nbdev's processors (`FilterDefaults`): a `show_doc` entry after each exported symbol, exported and `#| hide`
-   cells dropped, the `# Title` / `> summary` cell turned into front matter, `backticked` names linked. One
-   difference: a cell that mixes imports with other code (nbdev warns about those) runs its imports only, so
-   building the docs never runs a notebook's tests; such cells are named in the build log.
+1. nbdev's processors (`FilterDefaults`, as `nbdev_docs` runs them): a `show_doc` entry after each exported symbol,
+   exported and `#| hide` cells dropped, the `# Title` / `> summary` cell turned into front matter, `backticked` names
+   linked. nbdev runs the export cells and the cells that import, so a cell must hold imports alone or no import:
+   one that mixes them stops the build, named (`tests/test_docs.py` builds the site).
 2. What Quarto does with that and mkdocs-jupyter does not: the front matter becomes the title, the `show_doc`
    cells (`#| output: asis`) become markdown, `#|` options leave the code, Quarto's `[text](url){attrs}` becomes a
    plain link, and links to the published site (`doc_host` + `doc_baseurl` in settings.ini) become relative.
@@ -23,7 +23,8 @@ from mkdocs.structure.files import File
 from mkdocs.structure.toc import get_toc
 from mkdocs_jupyter.utils import slugify
 from nbdev.config import get_config
-from nbdev.processors import FilterDefaults, exec_show_docs
+from nbdev.process import NBProcessor
+from nbdev.processors import FilterDefaults
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger('mkdocs.hooks.docs')
@@ -38,7 +39,7 @@ def page_name(nb:Path) -> str:
     return re.sub(r'^\d+[a-zA-Z0-9]*_', '', Path(nb).stem.lower()) + '.html'
 
 def _mixed(cell) -> bool:
-    "Would nbdev run `cell` for its imports, and warn that it also holds other code?"
+    "Does `cell` mix imports with other code (which nbdev's processing would run only in part)?"
     if cell.cell_type != 'code' or 'nbdev_export()' in cell.source: return False
     d = cell.directives_
     if d.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or d.get('eval:', [''])[0].lower() == 'false': return False
@@ -46,19 +47,11 @@ def _mixed(cell) -> bool:
     def has(*types): return any(isinstance(n, types) for n in nodes)
     return has(ast.Import, ast.ImportFrom) and has(ast.Expr, ast.Assign)
 
-class exec_imports_only(exec_show_docs):
-    "nbdev's `exec_show_docs`, except that of a cell mixing imports with other code only the imports run."
-    def __call__(self, cell):
-        if not (_mixed(cell) and self.nb.has_docs_ and hasattr(self, 'k')): return super().__call__(cell)
-        first = cell.source.strip().splitlines()[0]
-        log.info(f'{Path(self.nb.path_).name}: ran only the imports of a cell that mixes them with other code ({first} ...)')
-        imports = [t for t in cell.parsed_() if isinstance(t, (ast.Import, ast.ImportFrom))]
-        self.k.run('\n'.join(map(ast.unparse, imports)))
-        if self.k.exc: raise RuntimeError(f'the imports of the cell that starts {first!r} failed') from self.k.exc
-
-class DocsFilter(FilterDefaults):
-    "nbdev's notebook processors for the docs, with `exec_imports_only` in place of `exec_show_docs`."
-    def base_procs(self): return [exec_imports_only if p is exec_show_docs else p for p in super().base_procs()]
+def check_imports_alone(nb, name:str):
+    "Stop the build if a cell of `nb` mixes imports with other code, naming it."
+    mixed = [c.source.strip().splitlines()[0] for c in nb.cells if _mixed(c)]
+    if mixed: raise SystemExit(f'docs: {name}: a cell mixes imports with other code ({mixed[0]!r} ...): '
+                               'put the imports in a cell of their own')
 
 _quarto_link = re.compile(r'\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}')  # [source](url){target="_blank" style="..."}
 def _md(text:str) -> str: return _quarto_link.sub(r'<a href="\2" \3>\1</a>', text)
@@ -107,7 +100,8 @@ def on_files(files, config):
     with contextlib.chdir(ROOT):  # nbdev reads settings.ini from the working directory
         for p in nb_pages(get_config().nbs_path):
             nb = read_nb(p)
-            try: DocsFilter()(nb)
+            check_imports_alone(NBProcessor(p).nb, p.name)  # its own copy, with nbdev's parsed directives
+            try: FilterDefaults()(nb)
             except Exception as e: raise SystemExit(f'docs: {p.name}: {e}' + (f' ({e.__cause__!r})' if e.__cause__ else '')) from None
             dst = out/page_name(p).replace('.html', '.ipynb')
             write_nb(for_mkdocs(nb, dst.name), dst)

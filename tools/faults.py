@@ -192,8 +192,8 @@ def draw(moments:list, n:int, rng:random.Random) -> list:
     picks |= set(rng.sample(rest, max(0, min(n - len(picks), len(rest)))))
     return [moments[i] for i in sorted(picks)]
 
-# files whose checksums no two runs share: wall-clock fields, or the run folder's own path (config.json)
-UNSHARED = ('summary.json', 'metrics.jsonl', 'trainer.json', 'config.json')
+# files whose checksums no two runs share: wall-clock fields, or the run folder's own path (config.json, README.md)
+UNSHARED = ('summary.json', 'metrics.jsonl', 'trainer.json', 'config.json', 'README.md')
 
 def untimed(x, root:str):
     "JSON value without `*_seconds` fields, the run folder's path replaced by RUN."
@@ -214,6 +214,8 @@ def differences(ref:Path, run:Path) -> list:
             rows = lambda t: [json.loads(l) for l in t.decode().splitlines()] if n.endswith('l') else [json.loads(t)]
             load = lambda t, root: [untimed(r, root) for r in rows(t)]
             if load(x, str(ref)) != load(y, str(run)): out.append(f'differs: {n}')
+        elif n.endswith('.md'):  # text that names the run folder
+            if x.decode().replace(str(ref), 'RUN') != y.decode().replace(str(run), 'RUN'): out.append(f'differs: {n}')
         elif x != y: out.append(f'differs: {n} (bytes)')
     return out
 
