@@ -93,7 +93,7 @@ def train_parser() -> argparse.ArgumentParser:
                         '(tensorboard, wandb, mlflow, ... or all installed) under RUN/logs')
     return p
 
-# %% ../nbs/07c_cli.ipynb #960d2dd5
+# %% ../nbs/07c_cli.ipynb #77d5dd4f
 def train_main(a, command:str):
     "The work of `ebert_train` on parsed arguments `a`."
     from extension_bert.config import (list_presets, load_pipeline, run_pipeline, plan_line, settings_table,
@@ -112,7 +112,7 @@ def train_main(a, command:str):
     if a.list_settings: return print(settings_table(stages, source))
     out, t0 = Path(a.out), time.time()
     if a.resume and (done := finished_summary(out)):
-        return say(f'{out} is finished ({score_words(done)}); nothing to do: train into another folder to '
+        return say(f'{out} is finished: {score_words(done)}; nothing to do: train into another folder to '
                    'start again')
     data_path(a.data_dir)  # a missing data folder fails before the run says anything
     say(plan_line(stages, out, source + (' (smoke)' if a.smoke else '')))

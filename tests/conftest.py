@@ -26,3 +26,15 @@ def small_data(tmp_path_factory):
             'sts-dev.csv': 19, 'ids-sst-test-student.csv': 11, 'sts-test-student.csv': 11}
     for f, n in rows.items(): (d/f).write_text(''.join((src/f).read_text().splitlines(keepends=True)[:n + 1]))
     return d
+
+class Killed(Exception): "Raised by a `KillAt` callback: a process killed at a chosen moment."
+
+def KillAt(epoch:int|None=None, step:int|None=None):
+    "A learner callback that raises `Killed` at the start of `epoch` (after the previous epoch's checkpoint) or after `step`."
+    from extension_bert.learner import Callback
+    class Kill(Callback):
+        def before_epoch(self):
+            if self.learn.epoch == epoch: raise Killed()
+        def after_step(self):
+            if self.learn.step == step: raise Killed()
+    return Kill()

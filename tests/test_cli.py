@@ -124,7 +124,7 @@ def test_resume_of_a_finished_run_changes_nothing(tiny_run, tiny_ckpt):
 def test_ctrl_c_saves_a_checkpoint_that_resumes(tiny_ckpt, small_data, tmp_path):
     "A user's Ctrl-C (SIGINT) during training: one line, exit 130, a checkpoint at that step, and --resume finishes the run."
     run = tmp_path/'run'
-    args = ['--set', f'model="{tiny_ckpt}"', '--set', 'samples_per_task=6000', '--set', 'batch_size=4', '--set', 'head_warmup=0', '--set', 'sst_phrases=0',
+    args = ['--set', f'model="{tiny_ckpt}"', '--set', 'samples_per_task=2000', '--set', 'batch_size=4', '--set', 'head_warmup=0', '--set', 'sst_phrases=0',
             '--data-dir', small_data, '--no-progress', '--out', run]
     p = subprocess.Popen([str(BIN/'ebert_train'), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []

@@ -176,7 +176,8 @@ def test_api_entries(pages):
     exported = [page_name(p) for p in nb_pages(ROOT/'nbs') if '#| export' in p.read_text()]
     assert 'analysis.html' in exported and len(exported) >= 8
     for page in exported: assert pages[page]['api'], f'{page}: no show_doc entries'
-    for sym in ('ebert_report', 'write_report', 'sst_metrics', 'plot_confusion'): assert sym in pages['analysis.html']['ids'], sym
+    for sym in ('report_command', 'write_report', 'sst_metrics', 'plot_confusion'): assert sym in pages['analysis.html']['ids'], sym
+    for sym in ('ebert_train', 'ebert_report', 'run_command'): assert sym in pages['cli.html']['ids'], sym
 
 def test_no_quarto_syntax_left(pages):
     "What only Quarto reads (front matter, `{attrs}` after a link, `#|` cell options) does not reach the reader."

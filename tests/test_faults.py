@@ -8,9 +8,9 @@ import ast, json, re, shutil, signal, socket, subprocess, sys, textwrap
 from pathlib import Path
 import pytest, torch, torch.nn as nn
 from datasets import Dataset
-from conftest import ROOT
+from conftest import ROOT, Killed, KillAt
 from extension_bert.cli import ebert_train
-from extension_bert.learner import Callback, StageConfig, check_files, no_gather
+from extension_bert.learner import StageConfig, check_files, no_gather
 from extension_bert.sampler import BalancedSampler
 from extension_bert.stage import Stage, StageParts, run_stage, start_stage
 
@@ -100,18 +100,11 @@ def test_cli_names_a_damaged_config_in_one_line(tiny_ckpt, tmp_path, capsys):
     assert err.count('\n') == 1 and 'Traceback' not in err, err
     assert err.startswith(f"ebert_train: error: {enc/'config.json'}: truncated: "), err
 
-class Killed(Exception): pass
-
-class KillAt(Callback):
-    "Raise after step `at`, like a crash."
-    def __init__(self, at): self.at = at
-    def after_step(self):
-        if self.learn.step == self.at: raise Killed()
 
 @pytest.mark.parametrize('name', ['model.safetensors', 'optimizer.safetensors', 'trainer.json'])
 def test_damaged_checkpoint_is_named_and_kept(tmp_path, name):
     out, cfg = tmp_path/'run', StageConfig(epochs=2, lr=0.1, warmup=0., ckpt_every=1)
-    with pytest.raises(Killed): run_stage(LineStage(cfg, tmp_path), out, progress=False, cbs=[KillAt(3)])
+    with pytest.raises(Killed): run_stage(LineStage(cfg, tmp_path), out, progress=False, cbs=[KillAt(step=3)])
     ck = out/'checkpoint'
     before = {p.name: p.read_bytes() for p in ck.iterdir()}
     damage(ck/name, 'truncated')

@@ -8,7 +8,7 @@ byte; `metrics.jsonl` and `summary.json` without their timings.
 """
 import json
 import pytest
-from extension_bert.learner import Callback
+from conftest import Killed, KillAt
 from extension_bert.multitask import MultitaskStage, TrainConfig
 from extension_bert.stage import run_stage
 
@@ -26,13 +26,6 @@ class Declining(MultitaskStage):
         self.learn = learn
         return super().before_fit(learn, resuming)
 
-class Killed(Exception): pass
-
-class KillAt(Callback):
-    "Raise at the start of an epoch, after the previous epoch's checkpoint: a killed process."
-    def __init__(self, epoch): self.epoch = epoch
-    def before_epoch(self):
-        if self.learn.epoch == self.epoch: raise Killed()
 
 def no_times(rows): return [{k: v for k, v in r.items() if not k.endswith('_seconds')} for r in rows]
 def jsonl(path): return [json.loads(l) for l in path.read_text().splitlines()]
@@ -41,7 +34,7 @@ def test_resumed_run_folder_equals_uninterrupted(tiny_ckpt, small_data, tmp_path
     cfg = TrainConfig(model=str(tiny_ckpt), pooling='mean', sts_mode='cosine', samples_per_task=16, epochs=3, lr=1e-3,
                       head_lr=1e-2, combiner='pcgrad', seed=1)
     ref = run_stage(Declining(cfg, small_data), tmp_path/'ref', progress=False)
-    with pytest.raises(Killed): run_stage(Declining(cfg, small_data), tmp_path/'run', progress=False, cbs=[KillAt(2)])
+    with pytest.raises(Killed): run_stage(Declining(cfg, small_data), tmp_path/'run', progress=False, cbs=[KillAt(epoch=2)])
     got = run_stage(Declining(cfg, small_data), tmp_path/'run', resume=True, progress=False)
     assert ref['best_epoch'] == 0 and len(jsonl(tmp_path/'ref'/'metrics.jsonl')) == 3
     assert {k: v for k, v in got.items() if k != 'wall_seconds'} == {k: v for k, v in ref.items() if k != 'wall_seconds'}
@@ -62,7 +55,7 @@ def test_every_combiner_resumes_exactly_under_bf16(tiny_ckpt, small_data, tmp_pa
     cfg = TrainConfig(model=str(tiny_ckpt), pooling='mean', sts_mode='cosine', samples_per_task=16, epochs=2, lr=1e-3,
                       head_lr=1e-2, combiner=combiner, combiner_opts=opts, amp='bf16', seed=1)
     run_stage(MultitaskStage(cfg, small_data), tmp_path/'ref', progress=False)
-    with pytest.raises(Killed): run_stage(MultitaskStage(cfg, small_data), tmp_path/'run', progress=False, cbs=[KillAt(1)])
+    with pytest.raises(Killed): run_stage(MultitaskStage(cfg, small_data), tmp_path/'run', progress=False, cbs=[KillAt(epoch=1)])
     run_stage(MultitaskStage(cfg, small_data), tmp_path/'run', resume=True, progress=False)
     for f in ('model.safetensors', 'telemetry.jsonl'):
         assert (tmp_path/'run'/f).read_bytes() == (tmp_path/'ref'/f).read_bytes(), f
