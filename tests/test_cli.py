@@ -60,6 +60,28 @@ def test_predict_writes_course_format(tiny_run, tmp_path):
     assert lines[0] == 'id \t Predicted_Similiarity ' and len(lines) == 1725 + 1
     float(lines[1].split(' , ')[1])
 
+def test_predict_reads_stdin_text_and_comma_files_as_a_user_does(tiny_run, tmp_path):
+    "Sentences piped in, a pair from --text, a comma-separated table with quoting and ids, and a wrong --text."
+    run, _, _ = tiny_run
+    r = subprocess.run([str(BIN/'ebert_predict'), str(run), '--task', 'sst'], input='A fine film.\nA dull film.\n',
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split('\t') == ['sentence', 'label', 'label_name', *[f'prob_{i}' for i in range(5)]] and len(lines) == 3
+    assert lines[1].startswith('A fine film.\t') and lines[2].startswith('A dull film.\t')
+    r = cli('ebert_predict', run, '--task', 'sts', '--text', 'A man plays.', 'A man is playing.')
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == 'sentence1\tsentence2\tscore', r.stderr
+    assert 0 <= float(r.stdout.splitlines()[1].split('\t')[2]) <= 5
+    pairs, out = tmp_path/'pairs.csv', tmp_path/'pairs.jsonl'
+    pairs.write_text('id,sentence1,sentence2\na,"Hello, world",Hi world\nb,Two dogs,Three cats\n')
+    r = cli('ebert_predict', run, '--task', 'sts', '--input', pairs, '--out', out)
+    assert r.returncode == 0 and r.stderr.strip() == f'wrote 2 predictions (sts) to {out}', r.stderr
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [x['id'] for x in rows] == ['a', 'b'] and rows[0]['sentence1'] == 'Hello, world'
+    assert all(0 <= x['score'] <= 5 for x in rows)
+    r = cli('ebert_predict', run, '--task', 'qqp', '--text', 'only one sentence')
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and '--text 1: qqp takes exactly two sentences' in r.stderr, r.stderr
+
 @pytest.mark.parametrize('args,msg', [
     (['ebert_train', '--preset', 'nope', '--out', 'x'], "unknown preset 'nope'"),
     (['ebert_train', '--preset', 'quick', '--set', 'lr_max=1', '--out', 'x'], "--set lr_max=1: unknown setting 'lr_max'; did you mean lr"),
