@@ -208,7 +208,7 @@ def predict_parser() -> argparse.ArgumentParser:
 def ebert_predict(argv:list|None=None):
     "Predict one task of a run for sentences or pairs; write a table."
     def main(a):
-        from extension_bert.inference import predict_command
+        from extension_bert.tables import predict_command
         predict_command(a)
     run_command(predict_parser(), argv, main)
 
@@ -230,11 +230,11 @@ def export_parser() -> argparse.ArgumentParser:
 def ebert_export(argv:list|None=None):
     "Write a run's encoder as a Hugging Face (`--format hf`) or sentence-transformers (`--format st`) folder."
     def main(a):
-        from extension_bert.inference import export_command
+        from extension_bert.export import export_command
         export_command(a)
     run_command(export_parser(), argv, main)
 
-# %% ../nbs/07c_cli.ipynb #3d27c57e
+# %% ../nbs/07c_cli.ipynb #c04f669f
 def report_parser() -> argparse.ArgumentParser:
     "The arguments of `ebert_report`."
     what = 'Write DIR/report.md and PNG figures for finished runs, with a comparison table for several.'
@@ -251,7 +251,7 @@ def report_parser() -> argparse.ArgumentParser:
 def ebert_report(argv:list|None=None):
     "Write a markdown report (with figures) of one or more finished runs."
     def main(a):
-        from extension_bert.analysis import report_command
+        from extension_bert.report import report_command
         report_command(a)
     run_command(report_parser(), argv, main)
 

@@ -11,8 +11,8 @@ import datasets
 from . import __version__
 from .data import write_json
 from .distributed import default_device, native_bf16, is_main
-from .learner import (apply_settings, check_files, read_json, record_files, run_lock, setting_help,
-                                    setting_range, range_words)
+from .settings import apply_settings, setting_help, setting_range, range_words
+from .rundir import check_files, read_json, record_files, run_lock
 from .stage import run_stage, quiet
 from .mlm import MlmStage
 from .snli import SnliStage

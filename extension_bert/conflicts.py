@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np, torch
 from .data import Collator, data_path, tokenize_task, write_json
 from .heads import MultitaskBert
-from .learner import no_gather, read_tensors
+from .distributed import no_gather
+from .rundir import read_tensors
 from .evaluation import load_splits
 from .multitask import TrainConfig, load_run
-from .inference import check_device, check_out_file
+from .inference import check_device
+from .tables import check_out_file
 
 # %% auto #0
 __all__ = ['DEFAULT_NS', 'ROWS', 'shared_blocks', 'batch_cuts', 'batch_gradient', 'running_sums', 'finite', 'conflict_numbers',

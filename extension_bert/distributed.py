@@ -15,7 +15,7 @@ from accelerate.utils import parse_flag_from_env
 # %% auto #0
 __all__ = ['AMP_MODES', 'dist_state', 'world_size', 'rank', 'is_main', 'barrier', 'default_device', 'cpu_flags', 'native_bf16',
            'autocast', 'shard', 'shard_step', 'all_reduce_', 'broadcast_', 'gather_objects', 'gather_cat',
-           'gather_rows']
+           'gather_rows', 'no_gather', 'shard_gather']
 
 # %% ../nbs/04b_distributed.ipynb #a076579e
 def dist_state() -> PartialState:
@@ -144,3 +144,16 @@ def gather_rows(rows:Tensor|None, # this process's rows `(k, ...)`; None if it h
     if rows is not None: out[torch.as_tensor(idx, device=dev)] = rows.to(dev)
     dist.all_reduce(out)
     return out.to(device or (rows.device if rows is not None else dev))
+
+# %% ../nbs/04b_distributed.ipynb #ae53cd59
+def no_gather(x): return x
+
+def shard_gather(empty:bool, # this process has no rows of the task (it ran one stand-in row)
+                 n:int=0, world:int=1): # rows in the global batch; processes
+    "The `gather` of a process's share: its rows joined with every other's, in the global batch's order."
+    order = [i for r in range(world) for i in range(r, n, world)]  # `shard` hands rank r the rows r, r+W, ...
+    back = torch.tensor(order).argsort()
+    def gather(x):
+        rows = gather_cat(x[:0] if empty else x)
+        return rows[back.to(rows.device)] if len(rows) == n else rows  # per-token rows (MLM) keep rank order
+    return gather

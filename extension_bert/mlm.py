@@ -14,7 +14,8 @@ from .bert import Bert, BertConfig, load_pretrained, resolve_checkpoint
 from .heads import TaskHead
 from .sampler import TaskSampler
 from .distributed import autocast
-from .learner import StageConfig, setting, no_gather
+from .settings import StageConfig, setting
+from .distributed import no_gather
 from .evaluation import reporting_bad_rows
 from .stage import Stage, StageParts, run_stage, save_encoder, metric_fields
 

@@ -16,8 +16,10 @@ from .bert import Bert, BertConfig, load_pretrained
 from .heads import MultitaskBert, build_heads, POOLINGS, PAIR_MODES, STS_MODES, COSINE_LOSSES
 from .sampler import SAMPLERS
 from .combiners import COMBINERS, make_combiner
-from .learner import (StageConfig, setting, Learner, TelemetryCB, ProgressCB, apply_settings, check_files,
-                                    read_json, read_tensors)
+from .settings import StageConfig, setting, apply_settings
+from .learner import Learner
+from .callbacks import TelemetryCB, ProgressCB
+from .rundir import check_files, read_json, read_tensors
 from .evaluation import (DevEvaluator, OUTPUTS, PRIMARY, load_splits, predict_tasks, prediction_path,
                                        sentence_table, write_predictions)
 from .stage import Stage, StageParts, run_stage

@@ -14,7 +14,7 @@ from .bert import Bert, load_pretrained
 from .heads import TaskHead, MultitaskBert, POOLINGS, stack_pair
 from .sampler import BalancedSampler
 from .distributed import autocast
-from .learner import StageConfig, setting
+from .settings import StageConfig, setting
 from .stage import Stage, StageParts, run_stage, save_encoder
 
 # %% auto #0

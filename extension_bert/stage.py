@@ -12,9 +12,11 @@ from safetensors.torch import save_file
 from .data import data_path, write_json
 from .bert import Bert, resolve_checkpoint
 from .sampler import TaskSampler
-from .learner import (StageConfig, Learner, Callback, TelemetryCB, ProgressCB, swap_dir,
-                                    find_checkpoint, record_files, check_files, read_json, read_tensors,
-                                    run_lock, resume_point)
+from .settings import StageConfig
+from .learner import Learner
+from .callbacks import Callback, TelemetryCB, ProgressCB
+from .rundir import (swap_dir, find_checkpoint, record_files, check_files, read_json,
+                                   read_tensors, run_lock, resume_point)
 from .distributed import is_main, barrier
 
 # %% auto #0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from .learner import Callback, host_values
+from .callbacks import Callback, host_values
 
 # %% auto #0
 __all__ = ['TRACKER_PACKAGES', 'tracker_names', 'make_trackers', 'hparams', 'TrackerCB']

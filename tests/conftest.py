@@ -31,7 +31,7 @@ class Killed(Exception): "Raised by a `KillAt` callback: a process killed at a c
 
 def KillAt(epoch:int|None=None, step:int|None=None):
     "A learner callback that raises `Killed` at the start of `epoch` (after the previous epoch's checkpoint) or after `step`."
-    from extension_bert.learner import Callback
+    from extension_bert.callbacks import Callback
     class Kill(Callback):
         def before_epoch(self):
             if self.learn.epoch == epoch: raise Killed()

@@ -13,7 +13,8 @@ from extension_bert.bert import Bert, BertConfig, load_pretrained
 from extension_bert.data import Collator, load_task, load_snli, tokenize_task
 from extension_bert.heads import MultitaskBert, build_heads
 from extension_bert.sampler import BalancedSampler
-from extension_bert.learner import Learner, StageConfig
+from extension_bert.learner import Learner
+from extension_bert.settings import StageConfig
 from extension_bert.mlm import BertForMlm, MlmCollator
 from extension_bert.snli import build_nli_model
 from extension_bert.distributed import world_size, is_main

@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
-from extension_bert.bench import step_flops
+from extension_bert.measure import step_flops
 from extension_bert.bert import Bert, BertConfig
 from extension_bert.distributed import native_bf16
 

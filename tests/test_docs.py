@@ -176,7 +176,8 @@ def test_api_entries(pages):
     exported = [page_name(p) for p in nb_pages(ROOT/'nbs') if '#| export' in p.read_text()]
     assert 'analysis.html' in exported and len(exported) >= 8
     for page in exported: assert pages[page]['api'], f'{page}: no show_doc entries'
-    for sym in ('report_command', 'write_report', 'sst_metrics', 'plot_confusion'): assert sym in pages['analysis.html']['ids'], sym
+    for sym in ('sst_metrics', 'plot_confusion', 'load_run_outputs'): assert sym in pages['analysis.html']['ids'], sym
+    for sym in ('report_command', 'write_report', 'run_section'): assert sym in pages['report.html']['ids'], sym
     for sym in ('ebert_train', 'ebert_report', 'run_command'): assert sym in pages['cli.html']['ids'], sym
 
 def test_no_quarto_syntax_left(pages):
@@ -189,7 +190,7 @@ def test_plots_load(pages):
     imgs = [i for d in pages.values() for i in d['imgs']]
     bad = [i for i in imgs if not i['ok']]
     assert not bad, f'images that did not load: {bad}'
-    assert sum(i['width'] > 100 for i in pages['analysis.html']['imgs']) >= 2, 'the analysis page shows no plots'
+    assert sum(i['width'] > 100 for i in pages['report.html']['imgs']) >= 2, 'the report page shows no plots'
 
 def test_no_broken_internal_links(pages, site, base_url):
     published = get_config(path=ROOT).doc_host  # nbdev links to the published site; the build makes them relative
@@ -223,16 +224,16 @@ def test_search_finds_pcgrad(browser, base_url):
     assert any(urlsplit(h).path.endswith('/pcgrad.html') for h in hits[:3]), hits
 
 def test_screenshots(browser, base_url):
-    "The top of the analysis page (API entries) and its real-run section (plots) as a reader sees them."
+    "The top of the report page (API entries) and its real-run section (plots) as a reader sees them."
     from matplotlib.image import imread
     shots = ROOT/'screenshots'
     shots.mkdir(exist_ok=True)
-    section = 'real-runs'  # the `## Real runs` heading of 08_analysis, where the plots are
-    browser.open(base_url + 'analysis.html')
+    section = 'real-runs'  # the `## Real runs` heading of 08a_report, where the plots are
+    browser.open(base_url + 'report.html')
     browser.js(PROBE)
-    for name, scroll in (('docs-analysis-top.png', 'window.scrollTo(0, 0)'),
-                         ('docs-analysis-plots.png', f'document.getElementById("{section}").scrollIntoView()')):
-        assert browser.js(f'!!document.getElementById("{section}")'), f'analysis.html has no #{section} heading to screenshot'
+    for name, scroll in (('docs-report-top.png', 'window.scrollTo(0, 0)'),
+                         ('docs-report-plots.png', f'document.getElementById("{section}").scrollIntoView()')):
+        assert browser.js(f'!!document.getElementById("{section}")'), f'report.html has no #{section} heading to screenshot'
         browser.js(scroll + '; new Promise(r => setTimeout(r, 500))')  # the header's title changes with a transition
         png = shots/name
         png.write_bytes(base64.b64decode(browser.send('Page.captureScreenshot', format='png')['data']))

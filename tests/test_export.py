@@ -7,8 +7,10 @@ from conftest import ROOT
 from extension_bert import heads
 from extension_bert.data import TASKS, load_task
 from extension_bert.evaluation import prediction_path
-from extension_bert.inference import export_command, export_hf, export_st, load_model, predict_command
-from extension_bert.learner import check_files
+from extension_bert.export import export_command, export_hf, export_st
+from extension_bert.inference import load_model
+from extension_bert.tables import predict_command
+from extension_bert.rundir import check_files
 from extension_bert.multitask import TrainConfig, train
 
 LONG = ' '.join(['the film keeps going'] * 60)  # over 128 tokens: truncation must agree too

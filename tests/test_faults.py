@@ -10,7 +10,9 @@ import pytest, torch, torch.nn as nn
 from datasets import Dataset
 from conftest import ROOT, Killed, KillAt
 from extension_bert.cli import ebert_train
-from extension_bert.learner import StageConfig, check_files, no_gather
+from extension_bert.settings import StageConfig
+from extension_bert.rundir import check_files
+from extension_bert.distributed import no_gather
 from extension_bert.sampler import BalancedSampler
 from extension_bert.stage import Stage, StageParts, run_stage, start_stage
 

@@ -4,9 +4,10 @@ course's format refusing inputs without ids. Called with the namespace `07c_cli`
 import argparse, csv, io, json, os, warnings
 from pathlib import Path
 import numpy as np, pytest, torch
-from extension_bert import inference
+from extension_bert import tables
 from extension_bert.data import TASKS, BadRowsWarning, read_task_file
-from extension_bert.inference import load_model, predict_command, read_inputs
+from extension_bert.inference import load_model
+from extension_bert.tables import predict_command, read_inputs
 from extension_bert.multitask import TrainConfig, train
 
 DATA = Path(os.environ['EBERT_DATA'])
@@ -148,7 +149,7 @@ def test_sts_scores_are_clipped_unless_raw(run, capsys, monkeypatch):
         m = load_model(*a, **kw)
         with torch.no_grad(): m.model.heads['sts'].out.bias += 20
         return m
-    monkeypatch.setattr(inference, 'load_model', overshooting)
+    monkeypatch.setattr(tables, 'load_model', overshooting)
     text = [['A man sings.', 'A man is singing.'], ['A cat.', 'Stocks fell.']]
     clipped = [float(r[2]) for r in table(predict(capsys, run, 'sts', text=text)[0])[1:]]
     raw = [float(r[2]) for r in table(predict(capsys, run, 'sts', text=text, raw_scores=True)[0])[1:]]
@@ -196,7 +197,7 @@ def test_cs224n_needs_ids(run, tmp_path):
 
 def test_mistakes_are_found_before_the_model_loads(tmp_path, monkeypatch):
     "Every check runs before `load_model`, which is never reached here (and the folder holds no run)."
-    monkeypatch.setattr(inference, 'load_model', lambda *a, **kw: pytest.fail('the model was loaded'))
+    monkeypatch.setattr(tables, 'load_model', lambda *a, **kw: pytest.fail('the model was loaded'))
     (tmp_path/'dir').mkdir()
     for kw, msg in ((dict(task='nli'), "--task 'nli': choose from sst, qqp, sts"),
                     (dict(format='xlsx'), "--format 'xlsx': choose from tsv, csv, jsonl, cs224n"),

@@ -14,7 +14,8 @@ windows, shapes do not, so this measures the cost of the settings, not their qua
 import argparse, statistics, time
 from itertools import islice
 import datasets, torch, transformers
-from extension_bert.bench import bench_learner, _first, _forever
+from extension_bert.bench import bench_learner, first_rows
+from extension_bert.measure import endless_steps
 from extension_bert.bert import load_pretrained
 from extension_bert.config import load_config
 from extension_bert.evaluation import load_splits
@@ -37,10 +38,10 @@ def main(argv=None):
         cfg = load_config(a.preset, sets=sets)
         bert, tokenizer = load_pretrained(cfg.model)
         tasks = tuple(cfg.tasks)  # read once for both learners unless the settings change the tasks
-        if tasks not in splits: splits[tasks] = _first(load_splits(cfg.tasks, 'train', a.data_dir), a.train_n)
+        if tasks not in splits: splits[tasks] = first_rows(load_splits(cfg.tasks, 'train', a.data_dir), a.train_n)
         learn = bench_learner(cfg, bert, tokenizer, splits[tasks], device='cpu')
         learn.model.train()
-        learners[name] = (learn, list(islice(_forever(learn.sampler), a.steps)))
+        learners[name] = (learn, list(islice(endless_steps(learn.sampler), a.steps)))
     times = {name: [] for name in learners}
     for r in range(a.repeats + 1):
         for name, (learn, steps) in learners.items():
