@@ -243,11 +243,12 @@ class MlmConfig(StageConfig):
     eval_seed:int = setting(0, ge=0)            # fixes the dev sample and its masks, so runs compare
     CHOICES = {**StageConfig.CHOICES, 'tasks': tuple(TASKS)}
 
-# %% ../nbs/05_mlm.ipynb #1a76d0ee
+# %% ../nbs/05_mlm.ipynb #9a6c3ddf
 class MlmStage(Stage):
     "Masked-LM continued pretraining on the train sentences of `cfg.tasks`."
     name, config = 'mlm', MlmConfig
-    def planned_steps(self) -> int: return len(self.cfg.tasks) * super().planned_steps()  # task by task
+    @classmethod
+    def planned_steps(cls, cfg) -> int: return len(cfg.tasks) * super().planned_steps(cfg)  # task by task
     def setup(self) -> StageParts:
         cfg, d = self.cfg, self.data_dir
         self.model, self.tokenizer, self.own_head = load_mlm(cfg.model)

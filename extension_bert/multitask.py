@@ -163,12 +163,13 @@ def counts(sets:dict) -> str:
     "`sst 8,544, qqp 22,644`: the size of each dataset of `{task: dataset}`."
     return ', '.join(f'{t} {len(ds):,}' for t, ds in sets.items())
 
-# %% ../nbs/07_multitask.ipynb #5824db77
+# %% ../nbs/07_multitask.ipynb #4825dfdb
 class MultitaskStage(Stage):
     "One encoder trained on all of `cfg.tasks` at once."
     name, config = 'multitask', TrainConfig
-    def planned_steps(self) -> int|None:
-        return super().planned_steps() if self.cfg.sampler == 'balanced' else None
+    @classmethod
+    def planned_steps(cls, cfg) -> int|None:
+        return super().planned_steps(cfg) if cfg.sampler == 'balanced' else None
     def headline(self, metrics:dict) -> str: return score_words(metrics)
     def provenance(self, out) -> dict:
         files = {f'{t}/{s}': TASKS[t].files[s] for t in self.cfg.tasks for s in ('train', 'dev', 'test')

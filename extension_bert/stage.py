@@ -72,7 +72,7 @@ def save_encoder(folder:str|Path, # the checkpoint folder to (re)write
     barrier()
     return folder
 
-# %% ../nbs/04d_stage.ipynb #429afb38
+# %% ../nbs/04d_stage.ipynb #1d9eb759
 @dataclass
 class StageParts:
     "What a stage trains: everything `run_stage` hands to the `Learner`."
@@ -93,9 +93,10 @@ class Stage:
                  earlier:dict|None=None): # summaries of the stages before this one in a pipeline
         self.cfg, self.data_dir, self.earlier = cfg, data_path(data_dir), earlier or {}
         self.say = quiet  # one status line for the user (`run_stage` sets it)
-    def planned_steps(self) -> int|None: # None: the data sizes decide
-        "The stage's training steps as its config plans them, before any data is read."
-        return self.cfg.epochs * math.ceil(self.cfg.samples_per_task / self.cfg.batch_size)
+    @classmethod
+    def planned_steps(cls, cfg:StageConfig) -> int|None: # None: the data sizes decide
+        "The training steps `cfg` plans for this kind of stage, before any data is read."
+        return cfg.epochs * math.ceil(cfg.samples_per_task / cfg.batch_size)
     def headline(self, metrics:dict) -> str: # a history row, or a summary
         "An epoch's scores in a few words."
         scores = {k: v for k, v in metric_fields(metrics).items()
@@ -135,11 +136,12 @@ class StatusCB(Callback):
         s = self.stage
         s.say(f'{s.name}: epoch {l.epoch + 1}/{l.cfg.epochs}: {s.headline(m)}{took}')
 
-# %% ../nbs/04d_stage.ipynb #effce9e9
+# %% ../nbs/04d_stage.ipynb #19752815
 def run_stage(stage:Stage, out:str|Path, resume:bool=False, progress:bool=True,
               cbs:tuple=(), # extra learner callbacks
               say=None, # a function of one status line (e.g. print to stderr); None: no status lines
-              keep_checkpoint:bool=False) -> dict: # keep `checkpoint/` (the optimiser state) after the run
+              keep_checkpoint:bool=False, # keep `checkpoint/` (the optimiser state) after the run
+              command:str|None=None) -> dict: # what started the run, recorded in summary.json
     "Train `stage` into the folder `out`, holding its lock (`run_lock`); return its summary."
     t0, out, cfg = time.time(), Path(out), stage.cfg
     stage.say = say or quiet
@@ -156,7 +158,7 @@ def run_stage(stage:Stage, out:str|Path, resume:bool=False, progress:bool=True,
         learn.model.load_state_dict(read_tensors(out/'model.safetensors', str(learn.device)))
         best = learn.best_row()
         summary = dict(stage=stage.name, best_epoch=best['epoch'], **extra, **metric_fields(best))
-        summary.update(stage.finish(learn))
+        summary.update(stage.finish(learn), **({'command': command} if command else {}))
         summary['wall_seconds'] = round(time.time() - t0, 1)
         if learn.main:
             write_json(out/'summary.json', summary)

@@ -95,12 +95,11 @@ def test_predict_reads_stdin_text_and_comma_files_as_a_user_does(tiny_run, tmp_p
     (['ebert_eval', '/no/such/run', '--sst', 'x.csv'], '/no/such/run: no such run folder'),
 ])
 def test_bad_input_is_one_line(args, msg, tmp_path):
-    t0 = time.time()
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip().count('\n') == 0 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == [], 'a failed command left files behind'
-    if '--set' in args: assert time.time() - t0 < 30, 'a bad setting was found only after reading data'
+    if '--set' in args: assert r.stderr.startswith('ebert_train: error: --set '), 'the run said something before the check'
 
 def test_a_run_that_fails_before_training_leaves_no_folder(tiny_ckpt, tmp_path):
     empty = tmp_path/'data'
