@@ -36,7 +36,7 @@ class LineStage(Stage):
 
 LOCKER = textwrap.dedent('''
     import sys, time
-    from extension_bert.learner import take_lock
+    from extension_bert.rundir import take_lock
     take_lock(sys.argv[1])
     print('locked', flush=True)
     time.sleep(300)
