@@ -14,7 +14,7 @@ __all__ = ['COMBINERS', 'solve_qp', 'mgda_weights', 'cagrad_weights', 'imtlg_wei
            'upgrad_weights', 'gradvac_coefs', 'MGDACombiner', 'CAGradCombiner', 'IMTLGCombiner', 'AlignedMTLCombiner',
            'NashMTLCombiner', 'UPGradCombiner', 'GradVacCombiner', 'adam_update', 'adam_to_json', 'adam_from_json',
            'LossWeightCombiner', 'UncertaintyCombiner', 'DWACombiner', 'FAMOCombiner', 'combiner_class',
-           'combiner_options', 'make_combiner', 'list_combiners']
+           'combiner_options', 'check_combiner', 'make_combiner', 'list_combiners']
 
 # %% ../nbs/04e_combiners.ipynb #18cafcd4
 def _solve(A:np.ndarray, b:np.ndarray) -> np.ndarray:
@@ -323,7 +323,7 @@ class FAMOCombiner(LossWeightCombiner):
     def load_state_dict(self, sd:dict):
         self.xi, self.prev, self.opt = dict(sd['xi']), dict(sd['prev']), adam_from_json(sd['adam'])
 
-# %% ../nbs/04e_combiners.ipynb #8067728a
+# %% ../nbs/04e_combiners.ipynb #65d9bb86
 COMBINERS = {'sum': SumCombiner, 'pcgrad': PCGradCombiner, 'mgda': MGDACombiner, 'cagrad': CAGradCombiner,
              'imtl_g': IMTLGCombiner, 'aligned_mtl': AlignedMTLCombiner, 'nash_mtl': NashMTLCombiner,
              'gradvac': GradVacCombiner, 'upgrad': UPGradCombiner, 'uw': UncertaintyCombiner,
@@ -340,8 +340,8 @@ def combiner_options(name:str) -> dict:
     ps = inspect.signature(combiner_class(name).__init__).parameters
     return {k: p.default for k, p in ps.items() if k not in ('self', 'seed')}
 
-def make_combiner(name:str, seed:int=0, opts:dict|None=None) -> Combiner:
-    "The combiner `name` with `opts`; one-line errors for unknown names, options and badly typed values."
+def check_combiner(name:str, opts:dict|None=None) -> dict:
+    "`opts` for combiner `name`, checked: one-line errors for unknown names, options and badly typed values."
     valid, opts = combiner_options(name), dict(opts or {})
     for k, v in opts.items():
         if k not in valid:
@@ -349,6 +349,11 @@ def make_combiner(name:str, seed:int=0, opts:dict|None=None) -> Combiner:
         kind = type(valid[k])
         if not (type(v) is kind or kind is float and type(v) is int):  # a bool is no number, 0/1 no bool
             raise ValueError(f'combiner_opts: {name}.{k} must be {kind.__name__}, got {v!r}')
+    return opts
+
+def make_combiner(name:str, seed:int=0, opts:dict|None=None) -> Combiner:
+    "The combiner `name` with `opts` (checked by `check_combiner`)."
+    opts = check_combiner(name, opts)
     return COMBINERS[name](seed=seed, **opts)
 
 def list_combiners() -> str:

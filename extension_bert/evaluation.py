@@ -117,13 +117,12 @@ def average_score(metrics:dict) -> float:
     vals = [metrics[t][PRIMARY[t]] for t in metrics if t in PRIMARY]
     return float(sum(vals) / len(vals))
 
-# %% ../nbs/04c_evaluation.ipynb #fb15a005
+# %% ../nbs/04c_evaluation.ipynb #5de27f59
 class DevEvaluator:
     "Evaluate a `MultitaskBert` on labelled sets: flat metrics (`sst/accuracy`, ..., `average`)."
     def __init__(self, tokenizer, sets:dict, batch_size:int=128, max_length:int=128, amp:str='auto'):
         self.tokenizer, self.sets = tokenizer, sets
         self.kw = dict(batch_size=batch_size, max_length=max_length, amp=amp)
-        self.last_preds = None  # the predictions of the latest call
 
     def scored(self, model) -> tuple:
         "`(predictions, metrics)`, metrics as `{task: {metric: value}, 'average': value}`."
@@ -133,11 +132,12 @@ class DevEvaluator:
 
     def nested(self, model) -> dict: return self.scored(model)[1]
 
-    def __call__(self, model) -> dict:
+    def __call__(self, model) -> tuple:
+        "`(flat metrics, predictions)`."
         t0 = time.time()
-        self.last_preds, m = self.scored(model)
+        preds, m = self.scored(model)
         flat = {f'{t}/{k}': round(v, 4) for t, d in m.items() if t != 'average' for k, v in d.items()}
-        return {**flat, 'average': round(m['average'], 4), 'eval_seconds': round(time.time() - t0, 1)}
+        return {**flat, 'average': round(m['average'], 4), 'eval_seconds': round(time.time() - t0, 1)}, preds
 
 # %% ../nbs/04c_evaluation.ipynb #fad13acd
 OUTPUTS = dict(sst=('sst', 'Predicted_Sentiment'), qqp=('para', 'Predicted_Is_Paraphrase'),

@@ -154,14 +154,16 @@ class PeakMemory:
     @property
     def rise(self) -> float: return (self.top - self.start) / 2**20
 
-# %% ../nbs/07e_measure.ipynb #645043eb
+# %% ../nbs/07e_measure.ipynb #f1472e6e
 class StepClock(Callback):
     "After every step, a `Meter` snapshot; stops the fit after `total` steps."
     order = 100
     def __init__(self, meter:Meter, total:int,
                  sync_at:set|None=None): # steps (from 1) whose CUDA work is waited for; None: every step
-        self.meter, self.total, self.sync_at, self.marks = meter, total, sync_at, []
+        self.meter, self.total, self.sync_at, self.marks, self.done = meter, total, sync_at, [], False
+    def after_fit(self): self.done = True  # steps taken after the timed fit are not timed
     def after_step(self):
+        if self.done: return
         now = len(self.marks) + 1
         if self.learn.device.type == 'cuda' and (self.sync_at is None or now in self.sync_at):
             torch.cuda.synchronize()
@@ -175,18 +177,18 @@ def watch_model(meter:Meter, model:MultitaskBert) -> list:
     count = partial(encoder_flops, bert.config, pooler_backward=model.encoder.pooling == 'cls')
     return [meter.watch(bert, flops=count), *meter.watch_linears(model.heads)]
 
-# %% ../nbs/07e_measure.ipynb #9b5744df
+# %% ../nbs/07e_measure.ipynb #898c1040
 def endless_steps(sampler):
     "The sampler's steps, epoch after epoch."
     while True: yield from sampler.steps(sampler.epoch)
 
 def step_profile(learn:Learner, n:int=5) -> dict:
-    "Milliseconds per step in each phase of `Learner._one_step`, by cProfile: `n` steps after an untimed one."
+    "Milliseconds per step in each phase of `Learner.train_step` (cProfile): `n` steps after an untimed one."
     steps = endless_steps(learn.sampler)
-    learn._one_step(next(steps))
+    learn.train_step(next(steps))
     prof, t0 = cProfile.Profile(), time.perf_counter()
     prof.enable()
-    for _ in range(n): learn._one_step(next(steps))
+    for _ in range(n): learn.train_step(next(steps))
     prof.disable()
     wall, st = (time.perf_counter() - t0) * 1000 / n, pstats.Stats(prof).stats
     def cum(fn):

@@ -212,7 +212,7 @@ class MultitaskStage(Stage):
             self.say(f'head warm-up done in {time.time() - t0:.0f} s (train loss {losses})')
         return {}
 
-# %% ../nbs/07_multitask.ipynb #c047f2b6
+# %% ../nbs/07_multitask.ipynb #d160a5b3
 def write_split(out:Path, split:str, sets:dict, preds:dict):
     "Write the CS224N prediction files of the tasks that have an output format."
     for t, ds in sets.items():
@@ -221,7 +221,7 @@ def write_split(out:Path, split:str, sets:dict, preds:dict):
 @patch
 def after_best(self:MultitaskStage, learn):
     "The best weights were just saved: write the dev predictions of the same epoch."
-    if learn.main: write_split(learn.out, 'dev', self.dev_sets, self.evaluator.last_preds)
+    if learn.main: write_split(learn.out, 'dev', self.dev_sets, learn.eval_outputs)
 
 @patch
 def finish(self:MultitaskStage, learn) -> dict:

@@ -150,9 +150,7 @@ def release_lock(folder:Path, fd:int|None):
     except FileNotFoundError: pass
     os.close(fd)
 
-# %% ../nbs/04g_rundir.ipynb #5e67010b
-_held = {}  # run folder -> the lock this process holds on it
-
+# %% ../nbs/04g_rundir.ipynb #3c52660e
 def raise_on_all(err:str|None):
     "Every process raises `ValueError` with the first process's error, if any has one (all must call it)."
     err = next((e for e in gather_objects(err) if e), None)
@@ -162,16 +160,16 @@ def raise_on_all(err:str|None):
 def run_lock(folder:str|Path):
     "Hold `folder`'s lock in the block (the main process takes it; every process raises its refusal)."
     folder = Path(folder).resolve()
-    mine, err = is_main() and folder not in _held, None
+    fd, err = None, None
     created = [d for d in (folder, *folder.parents) if not d.exists()]  # by `take_lock`, innermost first
-    if mine:
-        try: _held[folder] = take_lock(folder)
+    if is_main():
+        try: fd = take_lock(folder)
         except ValueError as e: err = str(e)
     raise_on_all(err)
     try: yield folder
     finally:
-        if mine:
-            release_lock(folder, _held.pop(folder))
+        if is_main():
+            release_lock(folder, fd)
             for d in created:
                 try: d.rmdir()
                 except OSError: break  # not empty: the run wrote something

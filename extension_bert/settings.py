@@ -23,8 +23,8 @@ def setting(default=MISSING, *, factory=None, # a default, or a function that ma
     if factory is not None: return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
-# %% ../nbs/04h_settings.ipynb #eb0e4bb1
-NONFINITE = ('stop', 'skip')  # what a step with a non-finite loss or gradient does (see `_one_step`)
+# %% ../nbs/04h_settings.ipynb #73f8f2eb
+NONFINITE = ('stop', 'skip')  # what a step with a non-finite loss or gradient does (see `Learner.train_step`)
 HOST_SYNC = ('auto', 'step', 'deferred')  # when the step's finiteness checks are read on the host
 
 @dataclass

@@ -1,7 +1,7 @@
 """Two steps of every task loss, run alone or under `torchrun --nproc_per_node 2`; used by test_losses.py.
 
 Each case is a tiny model without dropout, a batch of 7 examples (4 + 3 on two processes), then a batch of 1 (the second
-process has no rows), one `Learner._one_step` each with the sum combiner; rank 0 saves each step's logged losses and the
+process has no rows), one `Learner.train_step` each with the sum combiner; rank 0 saves each step's logged losses and the
 gradients the optimiser applies (summed over the processes) to OUT/CASE-WORLD.safetensors.
 """
 import os, sys
@@ -61,6 +61,6 @@ for name, (make, kw) in CASES.items():
                          if p.grad is not None})
             return apply(*a, **k)
         learn.opt.step = record
-        tel = learn._one_step({t: idx for t in data})
+        tel = learn.train_step({t: idx for t in data})
         seen.update({f'{i}.{k}': v.detach().reshape(1).clone() for k, v in tel.items() if k.startswith('loss/')})
     if is_main(): save_file(seen, str(out/f'{name}-{world_size()}.safetensors'))

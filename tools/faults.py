@@ -90,6 +90,7 @@ def child(target:str, log:str, argv:list, stages:list):
     the first moment past its position if this launch does not pass that moment (e.g. the 4th write of a file at a
     step, of which a launch resumed from that step's checkpoint makes fewer)."""
     import extension_bert.config as C, extension_bert.learner as L
+    from extension_bert.callbacks import Callback
     from extension_bert.cli import ebert_train
     rank, fd = int(os.environ.get('RANK', '0')), os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     now, seen, where = dict(stage='-', learn=None), Counter(), position(target, stages) if target else None
@@ -102,30 +103,22 @@ def child(target:str, log:str, argv:list, stages:list):
         os.write(fd, (name + '\n').encode())  # unbuffered: the line survives the kill
         if target and (name == target or position(name, stages) > where): kill_all()
 
+    class Moments(Callback):
+        "The loop's moments, from its events."
+        order = -100  # first: `eval` before any callback has used the epoch's scores
+        def before_fit(self): now['learn'] = self.learn
+        def before_batch(self): moment('step')
+        def after_epoch(self):
+            if self.learn.evaluate is not None: moment('eval')
+
     run_stage = C.run_stage
-    def staged(stage, *a, **kw):
+    def staged(stage, out, resume=False, progress=True, cbs=(), *a, **kw):
         now['stage'] = stage.name
-        out = run_stage(stage, *a, **kw)
+        out = run_stage(stage, out, resume, progress, (*cbs, Moments()), *a, **kw)
         now['learn'] = None
         moment('stage-end')
         return out
     C.run_stage = staged
-
-    fit, one_step = L.Learner.fit, L.Learner._one_step
-    def fitting(self, *a, **kw):
-        now['learn'] = self
-        ev = self.evaluate
-        if ev is not None:
-            def evaluate(model):
-                m = ev(model)
-                moment('eval')
-                return m
-            self.evaluate = evaluate
-        return fit(self, *a, **kw)
-    def stepping(self, *a, **kw):
-        moment('step')
-        return one_step(self, *a, **kw)
-    L.Learner.fit, L.Learner._one_step = fitting, stepping
 
     save_weights = L.save_weights
     def saving(path, model):

@@ -46,7 +46,7 @@ def main(argv=None):
     for r in range(a.repeats + 1):
         for name, (learn, steps) in learners.items():
             t0 = time.perf_counter()
-            for s in steps: learn._one_step(s)
+            for s in steps: learn.train_step(s)
             if r: times[name].append((time.perf_counter() - t0) / a.steps)  # window 0 is untimed
     med = {name: statistics.median(ts) for name, ts in times.items()}
     print(f'preset {a.preset}, {" ".join(a.set)}; {a.steps} steps x {a.repeats} windows each, '
