@@ -1,5 +1,5 @@
 "The measuring tools in tools/ as a user runs them, on a tiny random BERT and the shared data."
-import os, re, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 from extension_bert.bert import Bert, BertConfig, load_pretrained
 from extension_bert.stage import save_encoder
@@ -22,3 +22,23 @@ def test_step_cost_prints_both_learners_and_the_ratio(tmp_path):
 def test_step_cost_needs_a_setting():
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'step_cost.py')], capture_output=True, text=True, env=ENV)
     assert r.returncode == 2 and 'give at least one --set KEY=VALUE to cost' in r.stderr, r.stderr
+
+def test_compare_pairs_runs_by_seed(tmp_path):
+    "tools/compare.py reading finished runs: each combiner minus sum, seed by seed, mean ± standard error."
+    def run(comb, seed, sst, qqp, sts):
+        d = tmp_path/comb/f'seed{seed}'
+        d.mkdir(parents=True)
+        (d/'summary.json').write_text(json.dumps({'sst/accuracy': sst, 'qqp/accuracy': qqp, 'sts/pearson': sts,
+                                                  'wall_seconds': 60.0}))
+    for s, sst in enumerate((0.50, 0.48, 0.49)): run('sum', s, sst, 0.83, 0.87)
+    for s, sst in enumerate((0.51, 0.50, 0.49)): run('pcgrad', s, sst, 0.83, 0.87)
+    run('famo', 2, 0.45, 0.83, 0.87)  # one seed only: paired on seed 2, no standard error
+    run('famo', 5, 0.60, 0.83, 0.87)  # no sum run of seed 5 to pair with
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'compare.py'), '--out', str(tmp_path)],
+                       capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0, r.stderr
+    rows = {l.split(' | ')[0].strip('| '): l for l in r.stdout.splitlines() if l.startswith('| ')}
+    # SST differences 1, 2, 0 points: mean 1.00, standard error 1 / sqrt(3) = 0.58; the average moves a third
+    assert rows['pcgrad'].split(' | ')[1:] == ['0 1 2', '+1.00 ± 0.58', '+0.00 ± 0.00', '+0.00 ± 0.00',
+                                              '+0.33 ± 0.19', '2 of 3 |'], rows['pcgrad']
+    assert rows['famo'].split(' | ')[1:3] == ['2', '-4.00 ± nan'], rows['famo']

@@ -14,7 +14,8 @@ summary.json) is not trained again, so the command can be repeated after an inte
 combiner, the mean ± sample std over seeds of dev SST, QQP (optimistic with the MiniLM backbone, which saw Quora
 duplicates), STS r, their plain average and the wall time, and the mean over seeds of each task pair's conflict
 rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from
-`telemetry.jsonl` (only combiners that compute per-task gradients log them).
+`telemetry.jsonl` (only combiners that compute per-task gradients log them). A second table pairs the runs by seed:
+each combiner minus `--paired-with` (default `sum`) on the seeds both finished, mean difference ± standard error.
 """
 import argparse, json, os, random, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,32 @@ def summarise(root:Path) -> str:
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
+def scores(run:Path) -> list:
+    "SST, QQP, STS and their average from a finished run's summary.json."
+    s = json.loads((run/'summary.json').read_text())
+    vals = [s[m] for m in METRICS]
+    return vals + [sum(vals) / 3]
+
+def paired(root:Path, base:str='sum') -> str:
+    """Each combiner minus `base`, seed by seed (the seeds both finished): the mean difference ± its standard error
+    (sample std / sqrt(n)) of SST, QQP, STS and the average, and how many seeds each difference is positive on."""
+    runs = {c.name: {int(r.name[4:]): r for r in c.glob('seed*') if (r/'summary.json').is_file()}
+            for c in sorted(root.iterdir()) if c.is_dir() and c.name != 'data'}
+    if base not in runs: return f'(no finished {base} runs to pair with)'
+    head = ['combiner − ' + base, 'seeds', 'SST acc', 'QQP acc', 'STS r', 'average', 'average > 0 on']
+    lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+    for comb, by_seed in runs.items():
+        seeds = sorted(set(by_seed) & set(runs[base]))
+        if comb == base or not seeds: continue
+        diffs = [[a - b for a, b in zip(scores(by_seed[s]), scores(runs[base][s]))] for s in seeds]
+        cells = [comb, ' '.join(map(str, seeds))]
+        for col in zip(*diffs):
+            se = statistics.stdev(col) / len(col) ** 0.5 if len(col) > 1 else float('nan')
+            cells.append(f'{statistics.mean(col) * 100:+.2f} ± {se * 100:.2f}')
+        cells.append(f'{sum(d[3] > 0 for d in diffs)} of {len(diffs)}')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n\n(points: differences × 100, mean ± standard error over the paired seeds)'
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--preset', default='quick')
@@ -91,6 +118,8 @@ def main():
     p.add_argument('--scale', type=float, default=1.0)
     p.add_argument('--out', required=True)
     p.add_argument('--jobs', type=int, default=1)
+    p.add_argument('--paired-with', default='sum', metavar='COMBINER',
+                   help='the combiner every other one is compared with, seed by seed')
     p.add_argument('--dev-subset', nargs='*', default=[], metavar='FILE=N',
                    help='evaluate on a fixed random N data lines of this dev file of $EBERT_DATA')
     a = p.parse_args()
@@ -105,5 +134,7 @@ def main():
         for line in ex.map(lambda t: train(t[0], a.preset, t[1], t[2], a.sets, a.scale, threads), todo):
             print(line, file=sys.stderr, flush=True)
     print(summarise(root))
+    print()
+    print(paired(root, a.paired_with))
 
 if __name__ == '__main__': main()
