@@ -9,7 +9,8 @@ The pages are nbdev's processed notebooks, as `nbdev_docs` hands them to Quarto,
 2. What Quarto does with that and mkdocs-jupyter does not: the front matter becomes the title, the `show_doc`
    cells (`#| output: asis`) become markdown, `#|` options leave the code, Quarto's `[text](url){attrs}` becomes a
    plain link, and links to the published site (`doc_host` + `doc_baseurl` in settings.ini) become relative.
-Pages keep Quarto's names (`04_pcgrad.ipynb` -> `pcgrad.html`), in notebook order. MathJax comes from the
+Pages keep Quarto's names (`04_pcgrad.ipynb` -> `pcgrad.html`), in notebook order; `nbs/experiments/` is a section of its
+own. MathJax comes from the
 `django-static-mathjax` package into `assets/mathjax/`: nothing is loaded from another site.
 """
 import ast, contextlib, gc, logging, os, re, shutil
@@ -30,13 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger('mkdocs.hooks.docs')
 
 def nb_pages(nbs:Path=ROOT/'nbs') -> list:
-    "The notebooks that become pages: index first, then in file order; `_scratch` notebooks are skipped."
-    nbs = sorted(p for p in Path(nbs).glob('*.ipynb') if not p.name.startswith(('_', '.')))
-    return sorted(nbs, key=lambda p: p.stem != 'index')
+    "The notebooks that become pages: index first, the chapters in file order, then `experiments/`; not `_scratch`."
+    def found(d): return sorted(p for p in Path(d).glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    return sorted(found(nbs), key=lambda p: p.stem != 'index') + found(Path(nbs)/'experiments')
 
 def page_name(nb:Path) -> str:
-    "Quarto's page name, which nbdev's links use: the numeric prefix dropped (`04a_learner` -> `learner.html`)."
-    return re.sub(r'^\d+[a-zA-Z0-9]*_', '', Path(nb).stem.lower()) + '.html'
+    """Quarto's page name, which nbdev's links use: the numeric prefix dropped (`04a_learner` -> `learner.html`);
+    an experiment's page is named after its folder too (`experiments/sst.ipynb` -> `experiments-sst.html`)."""
+    nb = Path(nb)
+    if nb.parent.name == 'experiments': return f'experiments-{nb.stem.lower()}.html'
+    return re.sub(r'^\d+[a-zA-Z0-9]*_', '', nb.stem.lower()) + '.html'
 
 def _mixed(cell) -> bool:
     "Does `cell` mix imports with other code (which nbdev's processing would run only in part)?"
@@ -86,7 +90,10 @@ def on_config(config):
     cfg = get_config(path=ROOT)
     config.site_description = cfg.description
     config.site_url = f"{cfg.doc_host.rstrip('/')}/{cfg.doc_baseurl.strip('/')}/"
-    config.nav = [page_name(p).replace('.html', '.ipynb') for p in nb_pages(cfg.nbs_path)]
+    pages = [(p, page_name(p).replace('.html', '.ipynb')) for p in nb_pages(cfg.nbs_path)]
+    experiments = [n for p, n in pages if p.parent.name == 'experiments']
+    config.nav = [n for p, n in pages if p.parent.name != 'experiments'] + \
+                 ([{'Experiments': experiments}] if experiments else [])
     config.watch.append(str(cfg.nbs_path))  # `mkdocs serve` rebuilds when a notebook changes
     return config
 
