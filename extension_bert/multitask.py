@@ -128,7 +128,7 @@ def with_phrases(sentences:Dataset, # SST's training sentences
         phrases = phrases.select(np.random.default_rng(seed).permutation(len(phrases))[:n])
     return concatenate_datasets([sentences, phrases.select_columns(sentences.column_names)])
 
-# %% ../nbs/07_multitask.ipynb #f601872c
+# %% ../nbs/07_multitask.ipynb #086c24fb
 def multitask_parts(cfg:TrainConfig, model:MultitaskBert, tokenizer, train_sets:dict, # task -> raw `Dataset`
                     evaluate=None) -> StageParts:
     "The model, tokenised data, sampler, collate function, combiner and task weights a config describes."
@@ -144,8 +144,7 @@ def make_learner(cfg:TrainConfig, model:MultitaskBert, tokenizer, train_sets:dic
     "The `Learner` a config describes (what `MultitaskStage` trains, outside `run_stage`)."
     p = multitask_parts(cfg, model, tokenizer, train_sets, evaluate)
     cbs = [TelemetryCB(), *([ProgressCB()] if progress else []), *cbs]
-    return Learner(p.model, p.data, p.sampler, cfg, p.combiner, evaluate=p.evaluate, out=out,
-                   collate=p.collate, cbs=cbs, device=device, task_weights=p.task_weights)
+    return p.learner(cfg, out, cbs, device)
 
 # %% ../nbs/07_multitask.ipynb #a9a63f37
 def dev_subset(ds:Dataset, n:int, seed:int=0) -> Dataset:

@@ -73,7 +73,7 @@ def save_encoder(folder:str|Path, # the checkpoint folder to (re)write
     barrier()
     return folder
 
-# %% ../nbs/04d_stage.ipynb #1d9eb759
+# %% ../nbs/04d_stage.ipynb #dee2b632
 @dataclass
 class StageParts:
     "What a stage trains: everything `run_stage` hands to the `Learner`."
@@ -84,6 +84,11 @@ class StageParts:
     collate:object = None
     combiner:object = 'sum'          # a name in `COMBINERS`, or a built `Combiner`
     task_weights:dict|None = None
+
+    def learner(self, cfg:StageConfig, out:Path|None=None, cbs=(), device=None) -> Learner:
+        "The `Learner` of these parts: where every stage's loop is built, in `run_stage` and outside it."
+        return Learner(self.model, self.data, self.sampler, cfg, self.combiner, evaluate=self.evaluate, out=out,
+                       collate=self.collate, cbs=cbs, device=device, task_weights=self.task_weights)
 
 def quiet(line:str): "Say nothing (a stage's `say` when nobody is told what it does)."
 
@@ -137,7 +142,7 @@ class StatusCB(Callback):
         s = self.stage
         s.say(f'{s.name}: epoch {l.epoch + 1}/{l.cfg.epochs}: {s.headline(m)}{took}')
 
-# %% ../nbs/04d_stage.ipynb #5cf105fa
+# %% ../nbs/04d_stage.ipynb #2d7fd584
 def run_stage(stage:Stage, out:str|Path, resume:bool=False, progress:bool=True,
               cbs:tuple=(), # extra learner callbacks
               say=None, # a function of one status line (e.g. print to stderr); None: no status lines
@@ -153,8 +158,7 @@ def run_stage(stage:Stage, out:str|Path, resume:bool=False, progress:bool=True,
         p = stage.setup()
         shown = [*([ProgressCB()] if progress else []), *([StatusCB(stage)] if say else [])]
         callbacks = [TelemetryCB(), StageCB(stage), *shown, *cbs]
-        learn = Learner(p.model, p.data, p.sampler, cfg, p.combiner, evaluate=p.evaluate, out=out,
-                        collate=p.collate, cbs=callbacks, task_weights=p.task_weights)
+        learn = p.learner(cfg, out, callbacks)
         extra = stage.before_fit(learn, resuming=resume and find_checkpoint(out) is not None)
         learn.fit(resume=resume)
         learn.model.load_state_dict(read_tensors(out/'model.safetensors', str(learn.device)))
