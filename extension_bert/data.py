@@ -15,7 +15,7 @@ from datasets import Dataset
 __all__ = ['TASKS', 'SST_PHRASES', 'SNLI_LABELS', 'DataError', 'data_path', 'int_label', 'float_label', 'TaskSpec',
            'BadRowsWarning', 'read_task_file', 'load_task', 'load_sst_phrases', 'load_snli', 'tokenize_task',
            'pad_batch', 'Collator', 'length_batches', 'LengthBucketSampler', 'example_lengths', 'task_loader',
-           'atomic_write', 'write_json']
+           'atomic_write', 'write_json', 'read_jsonl']
 
 # %% ../nbs/00_data.ipynb #f6369304
 class DataError(ValueError):
@@ -341,7 +341,7 @@ def task_loader(ds:Dataset, # a tokenised task dataset
     return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=Collator(pad_id),
                                        num_workers=num_workers)
 
-# %% ../nbs/00_data.ipynb #79d5582b
+# %% ../nbs/00_data.ipynb #afc5918b
 def atomic_write(path:Path, write) -> Path:
     "Call `write(tmp_path)`, then move the finished file to `path` in one step."
     path = Path(path)
@@ -357,3 +357,18 @@ def atomic_write(path:Path, write) -> Path:
 def write_json(path:Path, obj) -> Path:
     "Write `obj` as indented JSON (atomically)."
     return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1)))
+
+def read_jsonl(path:Path) -> list:
+    "The rows of a JSON-lines file (none if it is absent); a line that is not JSON is a `DataError`."
+    path = Path(path)
+    if not path.is_file(): return []
+    try: text = path.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f'{path}: cannot read ({e.__class__.__name__})') from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip(): continue
+        try: rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise DataError(f'{path}, line {n}: not valid JSON ({e.msg})') from None
+    return rows

@@ -73,7 +73,7 @@ def save_encoder(folder:str|Path, # the checkpoint folder to (re)write
     barrier()
     return folder
 
-# %% ../nbs/04d_stage.ipynb #dee2b632
+# %% ../nbs/04d_stage.ipynb #e00ecce5
 @dataclass
 class StageParts:
     "What a stage trains: everything `run_stage` hands to the `Learner`."
@@ -86,9 +86,9 @@ class StageParts:
     task_weights:dict|None = None
 
     def learner(self, cfg:StageConfig, out:Path|None=None, cbs=(), device=None) -> Learner:
-        "The `Learner` of these parts: where every stage's loop is built, in `run_stage` and outside it."
-        return Learner(self.model, self.data, self.sampler, cfg, self.combiner, evaluate=self.evaluate, out=out,
-                       collate=self.collate, cbs=cbs, device=device, task_weights=self.task_weights)
+        "The `Learner` of these parts: every stage's loop is built here, in `run_stage` and outside it."
+        return Learner(self.model, self.data, self.sampler, cfg, self.combiner, evaluate=self.evaluate,
+                       out=out, collate=self.collate, cbs=cbs, device=device, task_weights=self.task_weights)
 
 def quiet(line:str): "Say nothing (a stage's `say` when nobody is told what it does)."
 
