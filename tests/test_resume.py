@@ -9,6 +9,7 @@ byte; `metrics.jsonl` and `summary.json` without their timings.
 import json
 import pytest
 from conftest import Killed, KillAt
+from extension_bert.data import read_jsonl
 from extension_bert.multitask import MultitaskStage, TrainConfig
 from extension_bert.stage import run_stage
 
@@ -18,8 +19,8 @@ class Declining(MultitaskStage):
         parts = super().setup()
         dev = parts.evaluate
         def evaluate(model):
-            m = dev(model)
-            return {**m, 'average': round(m['average'] - self.learn.epoch, 4)}
+            m, preds = dev(model)
+            return {**m, 'average': round(m['average'] - self.learn.epoch, 4)}, preds
         parts.evaluate = evaluate
         return parts
     def before_fit(self, learn, resuming):
@@ -28,7 +29,7 @@ class Declining(MultitaskStage):
 
 
 def no_times(rows): return [{k: v for k, v in r.items() if not k.endswith('_seconds')} for r in rows]
-def jsonl(path): return [json.loads(l) for l in path.read_text().splitlines()]
+def jsonl(path): return read_jsonl(path)
 
 def test_resumed_run_folder_equals_uninterrupted(tiny_ckpt, small_data, tmp_path):
     cfg = TrainConfig(model=str(tiny_ckpt), pooling='mean', sts_mode='cosine', samples_per_task=16, epochs=3, lr=1e-3,
