@@ -71,7 +71,7 @@ def deferred_checks(mode:str, # `StageConfig.host_sync`
     if mode == 'deferred' and why: raise ValueError(f"host_sync='deferred': {why}; use host_sync='step'")
     return not why and (mode == 'deferred' or (mode == 'auto' and device.type == 'cuda'))
 
-# %% ../nbs/04a_learner.ipynb #e91f1865
+# %% ../nbs/04a_learner.ipynb #412fcf79
 class Learner:
     "Train `model` on per-task datasets with a task sampler and a gradient combiner."
     def __init__(self, model:nn.Module,   # has `loss(task, batch, gather)` and `shared_parameters()`
@@ -114,7 +114,7 @@ class Learner:
         self.skipped = 0  # steps skipped for a non-finite loss or gradient (`nonfinite='skip'`)
         self.interrupted = False  # a Ctrl-C asked the loop to stop at the next step boundary
         self.trained = [*self.shared, *self.heads]  # every parameter the optimiser moves
-        self.ema = [p.detach().clone() for p in self.trained] if cfg.ema else None
+        self.ema = [p.detach().clone() for p in self.trained] if cfg.ema or cfg.average_from else None
 
     def __call__(self, event:str):
         for c in self.cbs:
@@ -250,12 +250,14 @@ def _update(self:Learner, step_batches:dict) -> dict:
     if self.ema: self._update_ema(tel.get('skipped'))
     return tel
 
-# %% ../nbs/04a_learner.ipynb #ca77c33b
+# %% ../nbs/04a_learner.ipynb #eaca49a0
 @patch
 def _update_ema(self:Learner, skipped=None): # deferred checks: the step's flag (1: skipped, no move)
     "Move the weight average one step towards the current weights."
-    d = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
-    w = 1 - d if skipped is None else [(1 - skipped) * (1 - d)] * len(self.ema)
+    if self.cfg.average_from:  # uniform over the steps from `start` on; before it, the weights themselves
+        w = 1 / max(1, self.step - int(self.cfg.average_from * self.total) + 1)
+    else: w = 1 - min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+    if skipped is not None: w = [(1 - skipped) * w] * len(self.ema)
     with torch.no_grad(): torch._foreach_lerp_(self.ema, [p.detach() for p in self.trained], w)
 
 @patch
@@ -283,7 +285,7 @@ def stop_interrupted(self:Learner, saved:bool=False): # the checkpoint of this s
     raise TrainingInterrupted(f'interrupted at epoch {self.epoch}, step {self.step}; the checkpoint there is '
                               'saved: continue with --resume (resume=True in Python)')
 
-# %% ../nbs/04a_learner.ipynb #cfd28482
+# %% ../nbs/04a_learner.ipynb #970b925f
 @patch
 def fit(self:Learner, resume:bool=False):
     "Train for the remaining epochs; with `resume`, continue from `out/checkpoint` if there is one."
@@ -291,7 +293,8 @@ def fit(self:Learner, resume:bool=False):
         if resume and self.out and resume_point(self.out): self.load_checkpoint()
         else:
             if self.out and self.main: clear_logs(self.out)
-            torch.manual_seed(self.cfg.seed + self.rank)  # each process its own dropout masks
+            drop = self.cfg.seed if self.cfg.dropout_seed is None else self.cfg.dropout_seed
+            torch.manual_seed(drop + self.rank)  # each process its own dropout masks
             random.seed(self.cfg.seed + self.rank)
         self('before_fit')
         try:
@@ -310,7 +313,7 @@ def fit(self:Learner, resume:bool=False):
         self('after_fit')
     return self.history
 
-# %% ../nbs/04a_learner.ipynb #7cc5a84d
+# %% ../nbs/04a_learner.ipynb #8ee85570
 @patch
 def end_epoch(self:Learner):
     "Evaluate, log to `metrics.jsonl`, keep the best weights (the average, with `ema`), checkpoint."
@@ -321,6 +324,8 @@ def end_epoch(self:Learner):
         result = self.evaluate(model) if self.evaluate else {}
         metrics, self.eval_outputs = result if isinstance(result, tuple) else (result, None)
         metrics = dict(metrics)
+        if self.cfg.eval_raw and self.ema and self.evaluate:
+            with self.averaged() as raw: metrics.update({f'raw/{k}': v for k, v in self._scores(raw).items()})
         row = dict(epoch=self.epoch, step=self.step, train_seconds=train_seconds, **metrics)
         self.metrics = row
         self('after_epoch')  # callbacks may add to self.metrics (losses, conflict rates)
@@ -334,6 +339,12 @@ def end_epoch(self:Learner):
     self.best = max(self.best, score)
     self.epoch += 1
     if self.out: self.save_checkpoint()
+
+@patch
+def _scores(self:Learner, model) -> dict:
+    "The evaluator's metrics of `model` (without the predictions an evaluator may also return)."
+    result = self.evaluate(model)
+    return dict(result[0] if isinstance(result, tuple) else result)
 
 @patch
 def best_row(self:Learner) -> dict:

@@ -23,7 +23,7 @@ def setting(default=MISSING, *, factory=None, # a default, or a function that ma
     if factory is not None: return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
-# %% ../nbs/04h_settings.ipynb #73f8f2eb
+# %% ../nbs/04h_settings.ipynb #532e5cf4
 NONFINITE = ('stop', 'skip')  # what a step with a non-finite loss or gradient does (see `Learner.train_step`)
 HOST_SYNC = ('auto', 'step', 'deferred')  # when the step's finiteness checks are read on the host
 
@@ -46,7 +46,10 @@ class StageConfig:
     ckpt_every:int = setting(0, ge=0)           # also checkpoint every this many steps (0: epoch ends only)
     layer_decay:float = setting(1.0, gt=0, le=1) # layer l of L learns at lr * layer_decay**(L - l)
     ema:float = setting(0.0, ge=0, lt=1)        # decay of a weight average used instead; 0: off
+    average_from:float = setting(0.0, ge=0, lt=1) # share of steps after which a plain average is used instead
+    eval_raw:bool = False          # with `ema` or `average_from`: also evaluate the raw weights (`raw/` keys)
     seed:int = setting(0, ge=0)                 # model init, data order, dropout, PCGrad's task order
+    dropout_seed:int|None = setting(None, ge=0) # the dropout stream alone (None: `seed`'s)
     nonfinite:str = 'stop'         # a step with a non-finite loss or gradient: 'stop' the run, or 'skip' it
     host_sync:str = 'auto'         # finiteness checks read every 'step', or 'deferred' (auto: on CUDA)
     CHOICES = dict(amp=AMP_MODES, nonfinite=NONFINITE, unpad=UNPAD_MODES,  # setting -> registry (not a field)
@@ -79,12 +82,12 @@ def range_words(bounds:dict) -> str:
     "A range in words: `{'ge': 0, 'le': 1}` -> 'at least 0 and at most 1'."
     return ' and '.join(f'{BOUND_WORDS[k][0]} {b:g}' for k, b in bounds.items())
 
-# %% ../nbs/04h_settings.ipynb #df68da9d
+# %% ../nbs/04h_settings.ipynb #6b1ced24
 def check_config(cfg, source:str='config', names=None): # the fields to check (default: all)
     "Fail with one line if a setting of `cfg` is outside its range or names nothing in its registry."
     for name in names or [f.name for f in fields(cfg)]:
         val, bounds = getattr(cfg, name), setting_range(type(cfg), name)
-        if any(not BOUND_WORDS[k][1](val, b) for k, b in bounds.items()):
+        if val is not None and any(not BOUND_WORDS[k][1](val, b) for k, b in bounds.items()):
             raise ValueError(f'{source}: {name} must be {range_words(bounds)}, got {val!r}')
         registry = cfg.CHOICES.get(name)
         vals = val if isinstance(val, list) else [val]
@@ -92,6 +95,8 @@ def check_config(cfg, source:str='config', names=None): # the fields to check (d
         if bad:
             names = ', '.join(map(str, registry))
             raise ValueError(f'{source}: {name} must be one of {names}; got {bad[0]!r}')
+    if getattr(cfg, 'ema', 0) and getattr(cfg, 'average_from', 0):
+        raise ValueError(f'{source}: ema and average_from both average the weights; set one of them')
     return cfg
 
 # %% ../nbs/04h_settings.ipynb #5f0db9ec
