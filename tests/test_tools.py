@@ -42,3 +42,33 @@ def test_compare_pairs_runs_by_seed(tmp_path):
     assert rows['pcgrad'].split(' | ')[1:] == ['0 1 2', '+1.00 ± 0.58', '+0.00 ± 0.00', '+0.00 ± 0.00',
                                               '+0.33 ± 0.19', '2 of 3 |'], rows['pcgrad']
     assert rows['famo'].split(' | ')[1:3] == ['2', '-4.00 ± nan'], rows['famo']
+
+def test_paired_compares_folders_and_figures_of_the_same_runs(tmp_path):
+    "tools/paired.py: folders minus a base seed by seed, other keys by prefix or by name, clear errors."
+    def run(name, seed, **figs):
+        d = tmp_path/name/f'seed{seed}'
+        d.mkdir(parents=True)
+        base = {'sst/accuracy': 0.50, 'qqp/accuracy': 0.83, 'sts/pearson': 0.87}
+        (d/'summary.json').write_text(json.dumps({**base, **figs}))
+    for s, sst in enumerate((0.50, 0.48, 0.49)): run('sum', s, **{'sst/accuracy': sst})
+    for s, (sst, raw) in enumerate(((0.51, 0.50), (0.50, 0.49), (0.49, 0.49))):
+        run('avg', s, **{'sst/accuracy': sst, 'raw/sst/accuracy': raw, 'raw/qqp/accuracy': 0.83,
+                         'raw/sts/pearson': 0.87, 'sst/adjusted_accuracy': sst + 0.02})
+    def paired(*args):
+        r = subprocess.run([sys.executable, str(ROOT/'tools'/'paired.py'), *map(str, args)],
+                           capture_output=True, text=True, env=ENV)
+        rows = [l.split(' | ') for l in r.stdout.splitlines() if l.startswith('| ') and '---' not in l]
+        return r, rows[1:]
+    r, rows = paired(tmp_path/'sum', tmp_path/'avg', '--prefix', 'raw/')  # the raw weights against sum
+    assert r.returncode == 0, r.stderr
+    assert rows[0][1:4] == ['0 1 2', '+0.00, +1.00, +0.00', '+0.33 ± 0.33'], rows
+    r, rows = paired(tmp_path/'avg', tmp_path/'avg', '--base-prefix', 'raw/')  # the average against its raw weights
+    assert rows[0][2:4] == ['+1.00, +1.00, +0.00', '+0.67 ± 0.33'] and rows[0][-1] == '2 of 3 |', rows
+    r, rows = paired(tmp_path/'avg', tmp_path/'avg', '--key', 'sst=sst/adjusted_accuracy')
+    assert rows[0][3] == '+2.00 ± 0.00', rows
+    r, _ = paired(tmp_path/'sum', tmp_path/'avg', '--key', 'sst=sst/adjusted_accuracy')
+    assert r.returncode == 0
+    r, _ = paired(tmp_path/'avg', tmp_path/'sum', '--key', 'sst=sst/adjusted_accuracy')
+    assert r.returncode == 1 and 'sum/seed0: the summary has no sst/adjusted_accuracy' in r.stderr, r.stderr
+    r, _ = paired(tmp_path/'sum', tmp_path/'nothing')
+    assert r.returncode == 1 and 'nothing: no such folder' in r.stderr, r.stderr
