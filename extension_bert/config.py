@@ -222,16 +222,17 @@ def settings_table(stages:list, source:str) -> str:
                 for k, ty, v, rng, doc in rows]
     return '\n'.join(out[1:])
 
-# %% ../nbs/07b_config.ipynb #1970148a
+# %% ../nbs/07b_config.ipynb #37d6d446
 def finished_summary(out:str|Path) -> dict|None:
     "The summary of the finished run in `out` (checked against its manifest); None if there is none."
     path = Path(out)/'summary.json'
     return read_json(check_files(path.parent, [path.name])/path.name) if path.exists() else None
 
 def trained_anything(out:Path) -> bool:
-    "Whether some stage below `out` logged an epoch, wrote a checkpoint or finished."
+    "Whether some stage below `out` logged a step or an epoch, wrote a checkpoint or finished."
     names = ('metrics.jsonl', 'summary.json', 'checkpoint', 'checkpoint.tmp', 'checkpoint.old')
-    return any(next(Path(out).rglob(n), None) for n in names)
+    if any(next(Path(out).rglob(n), None) for n in names): return True
+    return any(f.stat().st_size for f in Path(out).rglob('telemetry.jsonl'))
 
 def discard(out:Path, created:list): # the folders this run created, innermost first
     "Remove the folder of a run that trained nothing, and the parent folders it created for it."

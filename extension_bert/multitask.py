@@ -206,7 +206,7 @@ def counts(sets:dict) -> str:
     "`sst 8,544, qqp 22,644`: the size of each dataset of `{task: dataset}`."
     return ', '.join(f'{t} {len(ds):,}' for t, ds in sets.items())
 
-# %% ../nbs/07_multitask.ipynb #170c0b0d
+# %% ../nbs/07_multitask.ipynb #1d4949fc
 class MultitaskStage(Stage):
     "One encoder trained on all of `cfg.tasks` at once."
     name, config = 'multitask', TrainConfig
@@ -238,8 +238,8 @@ class MultitaskStage(Stage):
             self.train_sets['mlm'] = Dataset.from_dict(dict(sentence=sentences))
         dev = load_splits(cfg.tasks, 'dev', self.data_dir)
         self.dev_sets = {t: dev_subset(ds, cfg.eval_n) for t, ds in dev.items()}
-        self.evaluator = DevEvaluator(self.tokenizer, self.dev_sets, **eval_kw(cfg))
-        evaluate = self.evaluator if held is None else PriorAdjusted(self.evaluator, held)
+        evaluate = DevEvaluator(self.tokenizer, self.dev_sets, **eval_kw(cfg))
+        if held is not None: evaluate = PriorAdjusted(evaluate, held)
         self.say(f'tokenising the training data: {counts(self.train_sets)} examples; '
                  f'dev: {counts(self.dev_sets)}')
         return multitask_parts(cfg, model, self.tokenizer, self.train_sets, evaluate)
