@@ -28,7 +28,7 @@ from .callbacks import CancelFitException, TrainingInterrupted, interrupt_flag
 
 # %% auto #0
 __all__ = ['SYNC_EVERY', 'param_groups', 'warmup_linear', 'layer_scales', 'deferred_checks', 'Learner', 'NonFiniteError',
-           'nonfinite_message']
+           'nonfinite_message', 'split_result']
 
 # %% ../nbs/04a_learner.ipynb #10430e58
 def param_groups(shared:list, heads:list, lr:float, head_lr:float, weight_decay:float,
@@ -71,7 +71,7 @@ def deferred_checks(mode:str, # `StageConfig.host_sync`
     if mode == 'deferred' and why: raise ValueError(f"host_sync='deferred': {why}; use host_sync='step'")
     return not why and (mode == 'deferred' or (mode == 'auto' and device.type == 'cuda'))
 
-# %% ../nbs/04a_learner.ipynb #412fcf79
+# %% ../nbs/04a_learner.ipynb #b4767cd9
 class Learner:
     "Train `model` on per-task datasets with a task sampler and a gradient combiner."
     def __init__(self, model:nn.Module,   # has `loss(task, batch, gather)` and `shared_parameters()`
@@ -107,12 +107,10 @@ class Learner:
         groups = param_groups(self.shared, self.heads, cfg.lr, cfg.head_lr, cfg.weight_decay, scales)
         self.opt = torch.optim.AdamW(groups, fused=self.device.type in ('cuda', 'cpu'))  # one kernel
         self.total = cfg.epochs * len(sampler)
-        n_warm = int(cfg.warmup * self.total)
-        schedule = partial(warmup_linear, n_warm=n_warm, total=self.total)
+        schedule = partial(warmup_linear, n_warm=int(cfg.warmup * self.total), total=self.total)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, schedule)
         self.epoch, self.step, self.history, self.best = 0, 0, [], -math.inf
-        self.skipped = 0  # steps skipped for a non-finite loss or gradient (`nonfinite='skip'`)
-        self.interrupted = False  # a Ctrl-C asked the loop to stop at the next step boundary
+        self.skipped, self.interrupted = 0, False  # steps skipped (nonfinite='skip'); Ctrl-C asked to stop
         self.trained = [*self.shared, *self.heads]  # every parameter the optimiser moves
         self.ema = [p.detach().clone() for p in self.trained] if cfg.ema or cfg.average_from else None
 
@@ -250,7 +248,7 @@ def _update(self:Learner, step_batches:dict) -> dict:
     if self.ema: self._update_ema(tel.get('skipped'))
     return tel
 
-# %% ../nbs/04a_learner.ipynb #eaca49a0
+# %% ../nbs/04a_learner.ipynb #38115309
 @patch
 def _update_ema(self:Learner, skipped=None): # deferred checks: the step's flag (1: skipped, no move)
     "Move the weight average one step towards the current weights."
@@ -269,10 +267,9 @@ def averaged(self:Learner):
         return
     def swap():
         with torch.no_grad():
-            for p, e in zip(self.trained, self.ema):
-                keep = p.detach().clone()
-                p.copy_(e)
-                e.copy_(keep)
+            keep = [p.detach().clone() for p in self.trained]
+            torch._foreach_copy_(self.trained, self.ema)
+            torch._foreach_copy_(self.ema, keep)
     swap()
     try: yield self.model
     finally: swap()
@@ -313,7 +310,7 @@ def fit(self:Learner, resume:bool=False):
         self('after_fit')
     return self.history
 
-# %% ../nbs/04a_learner.ipynb #8ee85570
+# %% ../nbs/04a_learner.ipynb #803e8466
 @patch
 def end_epoch(self:Learner):
     "Evaluate, log to `metrics.jsonl`, keep the best weights (the average, with `ema`), checkpoint."
@@ -321,11 +318,10 @@ def end_epoch(self:Learner):
     self._check()
     self('before_evaluate')
     with self.averaged() as model:
-        result = self.evaluate(model) if self.evaluate else {}
-        metrics, self.eval_outputs = result if isinstance(result, tuple) else (result, None)
-        metrics = dict(metrics)
+        metrics, self.eval_outputs = split_result(self.evaluate(model) if self.evaluate else {})
         if self.cfg.eval_raw and self.ema and self.evaluate:
-            with self.averaged() as raw: metrics.update({f'raw/{k}': v for k, v in self._scores(raw).items()})
+            with self.averaged() as raw: raw_metrics = split_result(self.evaluate(raw))[0]
+            metrics.update({f'raw/{k}': v for k, v in raw_metrics.items()})
         row = dict(epoch=self.epoch, step=self.step, train_seconds=train_seconds, **metrics)
         self.metrics = row
         self('after_epoch')  # callbacks may add to self.metrics (losses, conflict rates)
@@ -340,11 +336,9 @@ def end_epoch(self:Learner):
     self.epoch += 1
     if self.out: self.save_checkpoint()
 
-@patch
-def _scores(self:Learner, model) -> dict:
-    "The evaluator's metrics of `model` (without the predictions an evaluator may also return)."
-    result = self.evaluate(model)
-    return dict(result[0] if isinstance(result, tuple) else result)
+def split_result(result) -> tuple: # what an evaluator returned: metrics, or (metrics, outputs)
+    "`(metrics, outputs)`, outputs None where the evaluator gave its metrics alone."
+    return (dict(result[0]), result[1]) if isinstance(result, tuple) else (dict(result), None)
 
 @patch
 def best_row(self:Learner) -> dict:
@@ -380,7 +374,7 @@ def _write_checkpoint(self:Learner, rngs:list):
     record_files(tmp, rest)  # `save_weights` recorded the weights; the manifest is written last
     swap_dir(tmp, self.out/'checkpoint')
 
-# %% ../nbs/04a_learner.ipynb #63eb5b71
+# %% ../nbs/04a_learner.ipynb #70cc18b6
 @patch
 def load_checkpoint(self:Learner):
     "Restore everything `save_checkpoint` wrote, each file checked against the checkpoint's manifest."
@@ -394,7 +388,7 @@ def load_checkpoint(self:Learner):
     optimizer_from_files(self.opt, read_tensors(d/'optimizer.safetensors', dev), state['optimizer_groups'])
     if self.ema:
         saved = read_tensors(d/'ema.safetensors', dev)
-        for i, e in enumerate(self.ema): e.copy_(saved[str(i)])
+        torch._foreach_copy_(self.ema, [saved[str(i)] for i in range(len(self.ema))])
     self.sched.load_state_dict(state['scheduler'])
     self.sampler.load_state_dict(state['sampler'])
     self.combiner.load_state_dict(state['combiner'])

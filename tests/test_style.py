@@ -21,6 +21,11 @@ def test_lines_at_most_110(path):
     assert not long, f'{path.name}: lines over 110 characters (line, length): {long}'
 
 @pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
+def test_modules_at_most_400_lines(path):
+    n = len(path.read_text().splitlines())
+    assert n <= 400, f'{path.name} has {n} lines: split it by job'
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: p.name)
 def test_one_statement_per_line(path):
     toks = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
     semis = [t.start[0] for t in toks if t.type == tokenize.OP and t.string == ';']
