@@ -24,7 +24,7 @@ __all__ = ['PRESET_DIR', 'STAGES', 'SMOKE', 'RUN_FILES', 'list_presets', 'parse_
            'stage_order', 'match_pooling', 'load_pipeline', 'shrink', 'load_config', 'precision', 'plan_line',
            'write_run_readme', 'settings_table', 'finished_summary', 'trained_anything', 'discard', 'run_pipeline']
 
-# %% ../nbs/07b_config.ipynb #0f20ba1b
+# %% ../nbs/07b_config.ipynb #eafeadd2
 PRESET_DIR = Path(str(importlib.resources.files('extension_bert')))/'presets'
 
 def list_presets() -> dict:
@@ -71,8 +71,8 @@ def check_numbers(settings:dict, source:str) -> dict:
     def fits(x): return math.isfinite(x) if isinstance(x, float) else -2**63 <= x < 2**63
     for k, v in settings.items():
         if not all(map(fits, _numbers(v))):
-            name = k if k.isprintable() else repr(k)  # a control character would break the one line
-            raise ValueError(f'{source}: {name} = {reprlib.repr(v)}: numbers must be finite and fit in 64 bits')
+            n = k if k.isprintable() else repr(k)  # a control character would break the one line
+            raise ValueError(f'{source}: {n} = {reprlib.repr(v)}: numbers must be finite and fit in 64 bits')
     return settings
 
 # %% ../nbs/07b_config.ipynb #8f2d54c4
