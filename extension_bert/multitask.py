@@ -131,7 +131,7 @@ def with_phrases(sentences:Dataset, # SST's training sentences
         phrases = phrases.select(np.random.default_rng(seed).permutation(len(phrases))[:n])
     return concatenate_datasets([sentences, phrases.select_columns(sentences.column_names)])
 
-# %% ../nbs/07_multitask.ipynb #54b1f386
+# %% ../nbs/07_multitask.ipynb #f204f454
 def fit_prior_bias(logits:torch.Tensor, # (N, C) a classifier's outputs on held-out examples
                    labels) -> torch.Tensor: # (N,) their gold classes
     "Per-class biases `b` (centred) minimising the cross-entropy of `logits + b`."
@@ -168,7 +168,7 @@ class PriorAdjusted:
         with torch.inference_mode():
             vectors = sentence_table(model.encoder, ev.tokenizer, {'held': self.holdout, 'dev': dev}, **ev.kw)
             held, out = [head.score(*vectors(ds)).float().cpu() for ds in (self.holdout, dev)]
-        b = fit_prior_bias(held.clone(), self.holdout['label'])
+        b = fit_prior_bias(held, self.holdout['label'])  # it copies the logits out of inference mode
         acc = float((head.predict(out.clone() + b).numpy() == np.asarray(dev['label'])).mean())
         return {**metrics, 'sst/adjusted_accuracy': round(acc, 4)}, preds
 
