@@ -16,8 +16,8 @@ $(VENV)/.installed: setup.py settings.ini
 
 install: $(VENV)/.installed
 
-test: install
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=25 tests
+test: install  # two workers (pytest-xdist), each test file whole on one, one thread each (tests/conftest.py)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 tests
 
 train: install
 	$(VENV)/bin/ebert_train --preset $(PRESET) --data-dir "$(EBERT_DATA)" --out $(RUN)

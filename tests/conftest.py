@@ -6,6 +6,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault('EBERT_DATA', str((ROOT.parent/'shared'/'data').resolve()))
 BIN = Path(sys.executable).parent
+if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two cores: one thread each
+    os.environ['OMP_NUM_THREADS'] = '1'
+    import torch
+    torch.set_num_threads(1)
 
 def cli(name, *args, **kw):
     "Run one of the project's console scripts as a user would."
