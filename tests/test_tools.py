@@ -39,9 +39,9 @@ def test_compare_pairs_runs_by_seed(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = {l.split(' | ')[0].strip('| '): l for l in r.stdout.splitlines() if l.startswith('| ')}
     # SST differences 1, 2, 0 points: mean 1.00, standard error 1 / sqrt(3) = 0.58; the average moves a third
-    assert rows['pcgrad'].split(' | ')[1:] == ['0 1 2', '+1.00 ± 0.58', '+0.00 ± 0.00', '+0.00 ± 0.00',
-                                              '+0.33 ± 0.19', '2 of 3 |'], rows['pcgrad']
-    assert rows['famo'].split(' | ')[1:3] == ['2', '-4.00 ± nan'], rows['famo']
+    assert rows['pcgrad'].split(' | ')[1:] == ['0 1 2', '+1.00, +2.00, +0.00', '+1.00 ± 0.58', '+0.00 ± 0.00',
+                                              '+0.00 ± 0.00', '+0.33 ± 0.19', '2 of 3 |'], rows['pcgrad']
+    assert rows['famo'].split(' | ')[1:4] == ['2', '-4.00', '-4.00 ± nan'], rows['famo']
 
 def test_paired_compares_folders_and_figures_of_the_same_runs(tmp_path):
     "tools/paired.py: folders minus a base seed by seed, other keys by prefix or by name, clear errors."

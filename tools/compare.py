@@ -20,6 +20,7 @@ each combiner minus `--paired-with` (default `sum`) on the seeds both finished, 
 import argparse, json, os, random, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from paired import table  # tools/paired.py, beside this file
 
 METRICS = ('sst/accuracy', 'qqp/accuracy', 'sts/pearson')
 
@@ -83,31 +84,11 @@ def summarise(root:Path) -> str:
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
-def scores(run:Path) -> list:
-    "SST, QQP, STS and their average from a finished run's summary.json."
-    s = json.loads((run/'summary.json').read_text())
-    vals = [s[m] for m in METRICS]
-    return vals + [sum(vals) / 3]
-
 def paired(root:Path, base:str='sum') -> str:
-    """Each combiner minus `base`, seed by seed (the seeds both finished): the mean difference ± its standard error
-    (sample std / sqrt(n)) of SST, QQP, STS and the average, and how many seeds each difference is positive on."""
-    runs = {c.name: {int(r.name[4:]): r for r in c.glob('seed*') if (r/'summary.json').is_file()}
-            for c in sorted(root.iterdir()) if c.is_dir() and c.name != 'data'}
-    if base not in runs: return f'(no finished {base} runs to pair with)'
-    head = ['combiner − ' + base, 'seeds', 'SST acc', 'QQP acc', 'STS r', 'average', 'average > 0 on']
-    lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
-    for comb, by_seed in runs.items():
-        seeds = sorted(set(by_seed) & set(runs[base]))
-        if comb == base or not seeds: continue
-        diffs = [[a - b for a, b in zip(scores(by_seed[s]), scores(runs[base][s]))] for s in seeds]
-        cells = [comb, ' '.join(map(str, seeds))]
-        for col in zip(*diffs):
-            se = statistics.stdev(col) / len(col) ** 0.5 if len(col) > 1 else float('nan')
-            cells.append(f'{statistics.mean(col) * 100:+.2f} ± {se * 100:.2f}')
-        cells.append(f'{sum(d[3] > 0 for d in diffs)} of {len(diffs)}')
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n\n(points: differences × 100, mean ± standard error over the paired seeds)'
+    """Each combiner minus `base`, seed by seed (the seeds both finished): `tools/paired.py`'s table of the mean
+    difference ± its standard error of SST, QQP, STS and the average, and how many seeds the average moved up on."""
+    if not (root/base).is_dir(): return f'(no finished {base} runs to pair with)'
+    return table(root/base, [c for c in sorted(root.iterdir()) if c.is_dir() and c.name not in ('data', base)])
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
