@@ -33,6 +33,8 @@ def test_compare_pairs_runs_by_seed(tmp_path):
     for s, sst in enumerate((0.50, 0.48, 0.49)): run('sum', s, sst, 0.83, 0.87)
     for s, sst in enumerate((0.51, 0.50, 0.49)): run('pcgrad', s, sst, 0.83, 0.87)
     run('famo', 2, 0.45, 0.83, 0.87)  # one seed only: paired on seed 2, no standard error
+    (tmp_path/'famo'/'seed2'/'telemetry.jsonl').write_text(''.join(json.dumps(
+        {'step': i, 'weight/sst': w, 'weight/qqp': 1.0}) + '\n' for i, w in enumerate((0.2, 0.4))))
     run('famo', 5, 0.60, 0.83, 0.87)  # no sum run of seed 5 to pair with
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'compare.py'), '--out', str(tmp_path)],
                        capture_output=True, text=True, env=ENV)
@@ -42,6 +44,10 @@ def test_compare_pairs_runs_by_seed(tmp_path):
     assert rows['pcgrad'].split(' | ')[1:] == ['0 1 2', '+1.00, +2.00, +0.00', '+1.00 ± 0.58', '+0.00 ± 0.00',
                                               '+0.00 ± 0.00', '+0.33 ± 0.19', '2 of 3 |'], rows['pcgrad']
     assert rows['famo'].split(' | ')[1:4] == ['2', '-4.00', '-4.00 ± nan'], rows['famo']
+    first = {c: next(l.strip('| ').split(' | ') for l in r.stdout.splitlines() if l.startswith(f'| {c} '))
+             for c in ('combiner', 'famo', 'sum')}  # the first table's rows: the mean weight of each task
+    famo, summ = (dict(zip(first['combiner'], first[c])) for c in ('famo', 'sum'))
+    assert (famo['weight qqp'], famo['weight sst'], summ['weight sst']) == ('1.00', '0.30', '–'), (famo, summ)
 
 def test_paired_compares_folders_and_figures_of_the_same_runs(tmp_path):
     "tools/paired.py: folders minus a base seed by seed, other keys by prefix or by name, clear errors."

@@ -14,8 +14,9 @@ summary.json) is not trained again, so the command can be repeated after an inte
 combiner, the mean ± sample std over seeds of dev SST, QQP (optimistic with the MiniLM backbone, which saw Quora
 duplicates), STS r, their plain average and the wall time, and the mean over seeds of each task pair's conflict
 rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from
-`telemetry.jsonl` (only combiners that compute per-task gradients log them). A second table pairs the runs by seed:
-each combiner minus `--paired-with` (default `sum`) on the seeds both finished, mean difference ± standard error.
+`telemetry.jsonl` (only combiners that compute per-task gradients log them), and the mean weight each combiner
+gave each task's loss or gradient (`weight/t`; the sum logs none: its weights are 1). A second table pairs the
+runs by seed: each combiner minus `--paired-with` (default `sum`) on the seeds both finished, mean difference ± standard error.
 """
 import argparse, json, os, random, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
@@ -51,10 +52,10 @@ def subset_data(src:Path, dst:Path, subsets:dict) -> Path:
     return dst
 
 def telemetry_means(run:Path) -> dict:
-    "Mean over the run's logged steps of every `conflict/a-b` and `cos/a-b`."
+    "Mean over the run's logged steps of every `conflict/a-b`, `cos/a-b` and task weight `weight/t`."
     f = run/'telemetry.jsonl'
     rows = [json.loads(line) for line in f.read_text().splitlines()] if f.is_file() else []
-    keys = sorted({k for r in rows for k in r if k.startswith(('conflict/', 'cos/'))})
+    keys = sorted({k for r in rows for k in r if k.startswith(('conflict/', 'cos/', 'weight/'))})
     return {k: statistics.mean(r[k] for r in rows if k in r) for k in keys}
 
 def summarise(root:Path) -> str:
@@ -64,9 +65,11 @@ def summarise(root:Path) -> str:
         runs = [r for r in sorted(comb.glob('seed*')) if (r/'summary.json').is_file()]
         if runs: found[comb.name] = runs
     tele = {c: [telemetry_means(r) for r in runs] for c, runs in found.items()}
-    pairs = sorted({k.split('/', 1)[1] for ts in tele.values() for t in ts for k in t})
+    def names(kind): return sorted({k.split('/', 1)[1] for ts in tele.values() for t in ts for k in t
+                                    if k.startswith(kind + '/')})
+    extra = {kind: names(kind) for kind in ('conflict', 'cos', 'weight')}  # task pairs; tasks for weights
     head = ['combiner', 'seeds', 'SST acc', 'QQP acc', 'STS r', 'average', 'wall s'] + \
-           [f'conflict {p}' for p in pairs] + [f'cos {p}' for p in pairs]
+           [f'{kind} {x}' for kind, xs in extra.items() for x in xs]
     lines += ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
     def ms(vals, f='.4f'):
         if len(vals) < 2: return format(vals[0], f)
@@ -77,8 +80,8 @@ def summarise(root:Path) -> str:
         avg = [sum(v) / 3 for v in zip(*cols)]
         wall = [s.get('wall_seconds', float('nan')) for s in sums]
         cells = [comb, str(len(runs)), *[ms(c) for c in cols], ms(avg), ms(wall, '.0f')]
-        for kind in ('conflict', 'cos'):
-            for p in pairs:
+        for kind, xs in extra.items():
+            for p in xs:
                 vals = [t[f'{kind}/{p}'] for t in tele[comb] if f'{kind}/{p}' in t]
                 cells.append(f'{statistics.mean(vals):.2f}' if vals else '–')
         lines.append('| ' + ' | '.join(cells) + ' |')
