@@ -16,14 +16,15 @@ duplicates), STS r, their plain average and the wall time, and the mean over see
 rate (the share of steps whose two task gradients had a negative dot product) and gradient cosine, from
 `telemetry.jsonl` (only combiners that compute per-task gradients log them), and the mean weight each combiner
 gave each task's loss or gradient (`weight/t`; the sum logs none: its weights are 1). A second table pairs the
-runs by seed: each combiner minus `--paired-with` (default `sum`) on the seeds both finished, mean difference ± standard error.
+runs by seed: each combiner minus `--paired-with` (default `sum`) on the seeds both finished, mean difference ±
+standard error.
 """
 import argparse, json, os, random, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from paired import table  # tools/paired.py, beside this file
+from paired import TASKS, table  # tools/paired.py, beside this file
 
-METRICS = ('sst/accuracy', 'qqp/accuracy', 'sts/pearson')
+METRICS = tuple(TASKS.values())
 
 def train(out:Path, preset:str, combiner:str, seed:int, sets:list, scale:float, threads:int) -> str:
     "Train one run unless it is finished; return a line for the log."
